@@ -1,0 +1,30 @@
+// Bytes to text by WHATWG Encoding labels, shared by the HTML and CSS decoders. Pure.
+import iconv from 'iconv-lite';
+
+/**
+ * The WHATWG encoding name for a label ('latin1' and 'iso-8859-1' ⇒ 'windows-1252', 'gb2312' ⇒ 'gbk'), or null
+ * for a missing, unknown or undecodable label (such as 'replacement').
+ */
+export function encodingForLabel(label: string | undefined): string | null {
+  const trimmed = label?.trim();
+  if (!trimmed) return null;
+  try {
+    return new TextDecoder(trimmed).encoding;
+  } catch {
+    // Node built without full ICU lacks the legacy CJK decoders; iconv-lite has them.
+    return iconv.encodingExists(trimmed) ? trimmed.toLowerCase() : null;
+  }
+}
+
+/** Decodes with a name encodingForLabel accepted; a byte order mark of that encoding is dropped. */
+export function decodeBytes(body: Uint8Array, encoding: string): string {
+  // Node 20's TextDecoder decodes windows-1252 as ISO-8859-1, turning 0x80–0x9F (€, “, ”, –) into C1 controls.
+  if (encoding.toLowerCase() !== 'windows-1252') {
+    try {
+      return new TextDecoder(encoding).decode(body);
+    } catch {
+      // not in this Node's ICU: iconv-lite below
+    }
+  }
+  return iconv.decode(Buffer.from(body.buffer, body.byteOffset, body.byteLength), encoding);
+}

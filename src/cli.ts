@@ -1,0 +1,91 @@
+// The command line: parses arguments, runs a command, returns the exit code. The only place that knows process.
+import { parseCrawlArgs, VERSION } from './config.js';
+import { crawl } from './crawler.js';
+import { SitemirrorError, UsageError, messageOf } from './errors.js';
+import { Reporter } from './report.js';
+
+export const EXIT_OK = 0;
+export const EXIT_ERRORS = 1;
+export const EXIT_USAGE = 2;
+
+const HELP = `sitemirror ${VERSION}: mirror a website into a browsable offline copy
+
+Usage:
+  sitemirror crawl <url> [options]    mirror a site into --output (default ./output); resumes an interrupted crawl
+
+Scope:
+  -d, --depth N            link hops from the seed (default: unlimited; requisites do not count)
+      --max-pages N        fetch at most N HTML pages
+      --subdomains         also crawl subdomains of the seed's host
+      --no-parent          stay below the seed's folder
+      --path-prefix P      only crawl pages whose path starts with P
+      --allow-host HOST    also fetch requisites (CSS, images, fonts) from HOST; repeatable
+      --include REGEX      only crawl pages whose URL matches; repeatable
+      --exclude REGEX      never fetch URLs that match; repeatable
+      --sitemaps           add the URLs of the site's sitemaps (robots.txt Sitemap: lines, else /sitemap.xml)
+      --ignore-robots      do not consult robots.txt (only with the site owner's consent)
+
+Fetching:
+  -c, --concurrency N      requests in flight at once (default 8)
+      --per-host N         requests in flight per host (default 8, at most --concurrency)
+      --delay DURATION     minimum gap between requests to one host, e.g. 500ms (a larger robots.txt crawl-delay wins)
+      --timeout DURATION   read timeout: wait for headers and between body chunks (default 30s)
+      --connect-timeout D  connect timeout (default 10s)
+      --retries N          retries after a network error, 429 or 5xx (default 2; Retry-After honoured)
+      --max-redirects N    redirects followed per URL (default 10)
+      --max-file-size SIZE skip responses larger than SIZE, e.g. 20M (default 100M)
+      --user-agent TEXT    User-Agent header and robots.txt product token (default sitemirror/${VERSION})
+      --header "N: V"      extra request header; repeatable
+      --cookie TEXT        Cookie header sent to the seed's hosts
+
+Output:
+  -o, --output DIR         the mirror folder (default ./output)
+      --no-canonical       do not add <link rel="canonical"> to mirrored pages
+      --keep-error-pages   (reserved) keep the bodies of 4xx/5xx answers
+      --json               machine-readable events on stdout, one JSON object per line
+  -q, --quiet              no progress or summary unless something failed
+  -h, --help               this help
+
+Exit codes: 0 success, 1 the crawl finished with errors (listed in the summary and the report), 2 bad usage.
+`;
+
+export async function main(argv: string[], io = { out: process.stdout, err: process.stderr }): Promise<number> {
+  const [command, ...rest] = argv;
+  if (command === undefined || command === '-h' || command === '--help' || command === 'help') {
+    io.out.write(HELP);
+    return command === undefined ? EXIT_USAGE : EXIT_OK;
+  }
+  if (command === '--version' || command === '-V') {
+    io.out.write(`${VERSION}\n`);
+    return EXIT_OK;
+  }
+  try {
+    if (command === 'crawl') {
+      if (rest.includes('-h') || rest.includes('--help')) {
+        io.out.write(HELP);
+        return EXIT_OK;
+      }
+      const options = parseCrawlArgs(rest);
+      if (options.render !== 'never') throw new UsageError('--render auto|always needs the browser renderer, which is not built yet; use --render never');
+      const reporter = new Reporter({ json: options.json, quiet: options.quiet, out: io.out, err: io.err });
+      const controller = new AbortController();
+      const interrupt = () => controller.abort();
+      process.once('SIGINT', interrupt);
+      process.once('SIGTERM', interrupt);
+      try {
+        const summary = await crawl({ options, reporter, signal: controller.signal });
+        reporter.finish(summary);
+        return summary.failed.length > 0 || summary.stoppedBecause ? EXIT_ERRORS : EXIT_OK;
+      } finally {
+        process.off('SIGINT', interrupt);
+        process.off('SIGTERM', interrupt);
+      }
+    }
+    throw new UsageError(`unknown command: ${command} (try sitemirror --help)`);
+  } catch (error) {
+    io.err.write(`sitemirror: ${messageOf(error)}\n`);
+    if (error instanceof UsageError) return EXIT_USAGE;
+    if (error instanceof SitemirrorError && error.code === 'USAGE') return EXIT_USAGE;
+    return EXIT_ERRORS;
+  }
+}

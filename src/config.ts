@@ -1,0 +1,224 @@
+// Options: one typed object, parsed and validated once here, defaults in one place. Pure (no I/O).
+import { parseArgs } from 'node:util';
+import { UsageError } from './errors.js';
+import { isHttpUrl, normalizeUrl } from './url.js';
+
+export const VERSION = '0.1.0';
+export const DEFAULT_USER_AGENT = `sitemirror/${VERSION} (+https://github.com/sitemirror/sitemirror)`;
+
+export type RenderMode = 'auto' | 'always' | 'never';
+
+export interface ScopeOptions {
+  /** Also crawl pages on subdomains of the seed's host. */
+  subdomains: boolean;
+  /** Pages must have a path starting with this (e.g. '/docs/'); requisites are exempt. */
+  pathPrefix: string | undefined;
+  /** Extra hosts whose files may be fetched as requisites (a CDN), never crawled as pages. */
+  allowedHosts: string[];
+  /** Regular expressions; when any is given, a page URL must match one. */
+  include: string[];
+  /** Regular expressions; a URL that matches one is never fetched. */
+  exclude: string[];
+}
+
+export interface CrawlOptions {
+  seed: string;
+  outputDir: string;
+  /** Link hops from the seed; Infinity for no limit. Requisites do not count as hops. */
+  depth: number;
+  /** HTML pages to fetch at most; Infinity for no limit. */
+  maxPages: number;
+  scope: ScopeOptions;
+  concurrency: number;
+  perHost: number;
+  /** Minimum gap between two requests to one host; a larger robots.txt crawl-delay wins. */
+  delayMs: number;
+  /** Upper bound for a robots.txt crawl-delay, so a hostile value cannot stall the crawl for hours. */
+  maxCrawlDelayMs: number;
+  render: RenderMode;
+  browserPath: string | undefined;
+  keepScripts: boolean;
+  userAgent: string;
+  headers: Record<string, string>;
+  cookie: string | undefined;
+  connectTimeoutMs: number;
+  readTimeoutMs: number;
+  retries: number;
+  retryBaseDelayMs: number;
+  maxRetryAfterMs: number;
+  maxRedirects: number;
+  /** Bytes; Infinity for no limit. */
+  maxFileBytes: number;
+  canonical: boolean;
+  ignoreRobots: boolean;
+  sitemaps: boolean;
+  keepErrorPages: boolean;
+  json: boolean;
+  quiet: boolean;
+}
+
+export const DEFAULTS: Omit<CrawlOptions, 'seed'> = {
+  outputDir: 'output',
+  depth: Infinity,
+  maxPages: Infinity,
+  scope: { subdomains: false, pathPrefix: undefined, allowedHosts: [], include: [], exclude: [] },
+  concurrency: 8,
+  perHost: 8,
+  delayMs: 0,
+  maxCrawlDelayMs: 30_000,
+  render: 'never',
+  browserPath: undefined,
+  keepScripts: false,
+  userAgent: DEFAULT_USER_AGENT,
+  headers: {},
+  cookie: undefined,
+  connectTimeoutMs: 10_000,
+  readTimeoutMs: 30_000,
+  retries: 2,
+  retryBaseDelayMs: 500,
+  maxRetryAfterMs: 60_000,
+  maxRedirects: 10,
+  maxFileBytes: 100 * 1024 * 1024,
+  canonical: true,
+  ignoreRobots: false,
+  sitemaps: false,
+  keepErrorPages: false,
+  json: false,
+  quiet: false,
+};
+
+/** `10M`, `500k`, `1G`, `2048` ⇒ bytes. */
+export function parseSize(text: string): number {
+  const match = /^(\d+(?:\.\d+)?)\s*([kmg]?)i?b?$/i.exec(text.trim());
+  if (!match) throw new UsageError(`not a size: ${text} (use e.g. 500k, 10M, 1G)`);
+  const units: Record<string, number> = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 };
+  return Math.round(Number(match[1]) * (units[match[2]!.toLowerCase()] ?? 1));
+}
+
+/** `30s`, `500ms`, `2m`, `1.5` (seconds) ⇒ milliseconds. */
+export function parseDuration(text: string): number {
+  const match = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h)?$/i.exec(text.trim());
+  if (!match) throw new UsageError(`not a duration: ${text} (use e.g. 500ms, 30s, 2m)`);
+  const units: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+  return Math.round(Number(match[1]) * units[(match[2] ?? 's').toLowerCase()]!);
+}
+
+function parseCount(name: string, text: string | undefined, fallback: number, min = 0): number {
+  if (text === undefined) return fallback;
+  if (/^(inf|infinite|unlimited)$/i.test(text)) return Infinity;
+  const value = Number(text);
+  if (!Number.isInteger(value) || value < min) throw new UsageError(`--${name} must be a whole number ≥ ${min}, not ${text}`);
+  return value;
+}
+
+function parseHeader(text: string): [string, string] {
+  const colon = text.indexOf(':');
+  if (colon <= 0) throw new UsageError(`--header must look like "Name: value", not ${text}`);
+  return [text.slice(0, colon).trim().toLowerCase(), text.slice(colon + 1).trim()];
+}
+
+function checkPattern(pattern: string): string {
+  try {
+    new RegExp(pattern);
+  } catch (error) {
+    throw new UsageError(`not a valid pattern: ${pattern} (${(error as Error).message})`);
+  }
+  return pattern;
+}
+
+export const CRAWL_FLAGS = {
+  output: { type: 'string', short: 'o' },
+  depth: { type: 'string', short: 'd' },
+  'max-pages': { type: 'string' },
+  subdomains: { type: 'boolean' },
+  'no-parent': { type: 'boolean' },
+  'path-prefix': { type: 'string' },
+  'allow-host': { type: 'string', multiple: true },
+  include: { type: 'string', multiple: true },
+  exclude: { type: 'string', multiple: true },
+  concurrency: { type: 'string', short: 'c' },
+  'per-host': { type: 'string' },
+  delay: { type: 'string' },
+  render: { type: 'string' },
+  browser: { type: 'string' },
+  'keep-scripts': { type: 'boolean' },
+  'user-agent': { type: 'string' },
+  header: { type: 'string', multiple: true },
+  cookie: { type: 'string' },
+  timeout: { type: 'string' },
+  'connect-timeout': { type: 'string' },
+  retries: { type: 'string' },
+  'max-redirects': { type: 'string' },
+  'max-file-size': { type: 'string' },
+  'no-canonical': { type: 'boolean' },
+  'ignore-robots': { type: 'boolean' },
+  sitemaps: { type: 'boolean' },
+  'keep-error-pages': { type: 'boolean' },
+  json: { type: 'boolean' },
+  quiet: { type: 'boolean', short: 'q' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+/** Parses `crawl` arguments (after the command word) into validated options. Throws UsageError. */
+export function parseCrawlArgs(args: string[]): CrawlOptions {
+  let parsed;
+  try {
+    parsed = parseArgs({ args, options: CRAWL_FLAGS, allowPositionals: true, strict: true });
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+  const { values, positionals } = parsed;
+  if (positionals.length !== 1) throw new UsageError('crawl takes exactly one URL: sitemirror crawl <url> [options]');
+  const seedText = positionals[0]!;
+  if (!isHttpUrl(seedText)) throw new UsageError(`not an http(s) URL: ${seedText}`);
+  const seed = normalizeUrl(seedText);
+
+  const render = values.render ?? DEFAULTS.render;
+  if (render !== 'auto' && render !== 'always' && render !== 'never') {
+    throw new UsageError(`--render must be auto, always or never, not ${render}`);
+  }
+  let pathPrefix = values['path-prefix'];
+  if (pathPrefix !== undefined && !pathPrefix.startsWith('/')) pathPrefix = `/${pathPrefix}`;
+  if (values['no-parent']) {
+    const path = new URL(seed).pathname;
+    pathPrefix = path.slice(0, path.lastIndexOf('/') + 1);
+  }
+  const readTimeoutMs = values.timeout === undefined ? DEFAULTS.readTimeoutMs : parseDuration(values.timeout);
+  const concurrency = parseCount('concurrency', values.concurrency, DEFAULTS.concurrency, 1);
+  return {
+    seed,
+    outputDir: values.output ?? DEFAULTS.outputDir,
+    depth: parseCount('depth', values.depth, DEFAULTS.depth),
+    maxPages: parseCount('max-pages', values['max-pages'], DEFAULTS.maxPages, 1),
+    scope: {
+      subdomains: values.subdomains ?? false,
+      pathPrefix,
+      allowedHosts: (values['allow-host'] ?? []).map((host) => host.toLowerCase()),
+      include: (values.include ?? []).map(checkPattern),
+      exclude: (values.exclude ?? []).map(checkPattern),
+    },
+    concurrency,
+    perHost: parseCount('per-host', values['per-host'], Math.min(DEFAULTS.perHost, concurrency), 1),
+    delayMs: values.delay === undefined ? DEFAULTS.delayMs : parseDuration(values.delay),
+    maxCrawlDelayMs: DEFAULTS.maxCrawlDelayMs,
+    render,
+    browserPath: values.browser,
+    keepScripts: values['keep-scripts'] ?? false,
+    userAgent: values['user-agent'] ?? DEFAULTS.userAgent,
+    headers: Object.fromEntries((values.header ?? []).map(parseHeader)),
+    cookie: values.cookie,
+    connectTimeoutMs: values['connect-timeout'] === undefined ? Math.min(DEFAULTS.connectTimeoutMs, readTimeoutMs) : parseDuration(values['connect-timeout']),
+    readTimeoutMs,
+    retries: parseCount('retries', values.retries, DEFAULTS.retries),
+    retryBaseDelayMs: DEFAULTS.retryBaseDelayMs,
+    maxRetryAfterMs: DEFAULTS.maxRetryAfterMs,
+    maxRedirects: parseCount('max-redirects', values['max-redirects'], DEFAULTS.maxRedirects),
+    maxFileBytes: values['max-file-size'] === undefined ? DEFAULTS.maxFileBytes : parseSize(values['max-file-size']),
+    canonical: !values['no-canonical'],
+    ignoreRobots: values['ignore-robots'] ?? false,
+    sitemaps: values.sitemaps ?? false,
+    keepErrorPages: values['keep-error-pages'] ?? false,
+    json: values.json ?? false,
+    quiet: values.quiet ?? false,
+  };
+}

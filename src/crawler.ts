@@ -1,0 +1,401 @@
+// The crawl: take a URL from the frontier, check robots, fetch, extract, rewrite, store, record. Orchestration only.
+import { join } from 'node:path';
+import type { CrawlOptions } from './config.js';
+import { isHtmlType, openDocument } from './documents.js';
+import { HttpStatusError, SitemirrorError, errorCodeOf, messageOf } from './errors.js';
+import { HttpFetcher, withRetries } from './fetch.js';
+import { Frontier, type FrontierItem } from './frontier.js';
+import { effectiveMediaType } from './mediatype.js';
+import { disambiguate, localPathFor, relativeHref } from './paths.js';
+import { HostLimiter } from './politeness.js';
+import type { CrawlSummary, FailedUrl, Reporter } from './report.js';
+import { RobotsCache } from './robots.js';
+import { Scope } from './scope.js';
+import { collectSitemapUrls } from './sitemaps.js';
+import { CrawlState, type UrlRecord } from './state.js';
+import { MirrorStore, STATE_DIR, sha256 } from './store.js';
+import type { LinkResolver, PageSource, SkipReason } from './types.js';
+import { hostKey, normalizeUrl } from './url.js';
+
+const SITEMAP_NESTING_LIMIT = 3;
+const SITEMAP_URL_LIMIT = 50_000;
+const SETTLEMENT_PASSES = 3;
+
+export interface CrawlRun {
+  options: CrawlOptions;
+  reporter: Reporter;
+  signal?: AbortSignal;
+}
+
+export async function crawl({ options, reporter, signal }: CrawlRun): Promise<CrawlSummary> {
+  const crawler = new Crawler(options, reporter);
+  try {
+    return await crawler.run(signal);
+  } finally {
+    await crawler.close();
+  }
+}
+
+class Crawler {
+  private readonly store: MirrorStore;
+  private readonly state: CrawlState;
+  private readonly scope: Scope;
+  private readonly frontier: Frontier;
+  private readonly fetcher: HttpFetcher;
+  private readonly limiter: HostLimiter;
+  private readonly robots: RobotsCache;
+  private readonly failed: FailedUrl[] = [];
+  private readonly startedAt = Date.now();
+  private stoppedBecause: string | undefined;
+  /** Redirects followed to reach a URL, so an endless chain of fresh URLs still ends. */
+  private readonly redirectHops = new Map<number, number>();
+
+  constructor(
+    private readonly options: CrawlOptions,
+    private readonly reporter: Reporter,
+  ) {
+    this.store = new MirrorStore(options.outputDir);
+    this.state = new CrawlState(join(this.store.root, STATE_DIR));
+    this.scope = new Scope(options.seed, options.scope);
+    this.frontier = new Frontier(this.state, this.scope, { depth: options.depth, maxPages: options.maxPages });
+    this.fetcher = new HttpFetcher({
+      userAgent: options.userAgent,
+      headers: options.headers,
+      cookie: options.cookie,
+      connectTimeoutMs: options.connectTimeoutMs,
+      readTimeoutMs: options.readTimeoutMs,
+      maxRedirects: options.maxRedirects,
+      maxBytes: options.maxFileBytes,
+      connectionsPerOrigin: options.perHost,
+    });
+    this.limiter = new HostLimiter({ perHost: options.perHost, delayMs: options.delayMs });
+    this.robots = new RobotsCache({
+      userAgent: options.userAgent,
+      get: (url) => this.fetcher.fetch(url),
+      retries: options.retries,
+      retryDelayMs: options.retryBaseDelayMs,
+      ignore: options.ignoreRobots,
+      warn: (message) => reporter.warn(message),
+    });
+  }
+
+  async run(signal?: AbortSignal): Promise<CrawlSummary> {
+    await this.store.open();
+    this.state.setMeta('options', JSON.stringify({ ...this.options, json: undefined, quiet: undefined }));
+    const runId = this.state.startRun('crawl');
+    if (this.options.ignoreRobots) this.reporter.warn('--ignore-robots: robots.txt is not consulted; be sure the site owner agrees');
+    const onAbort = () => this.stop('the crawl was interrupted');
+    signal?.addEventListener('abort', onAbort, { once: true });
+
+    const seed = this.frontier.offer(this.options.seed, 'page', 'html', null);
+    if ('skipped' in seed) throw new SitemirrorError('USAGE', `the seed ${this.options.seed} is not in scope (${seed.skipped})`);
+    if (this.options.sitemaps) await this.addSitemapUrls();
+
+    const workers = Array.from({ length: this.options.concurrency }, () => this.work());
+    await Promise.all(workers);
+    signal?.removeEventListener('abort', onAbort);
+
+    const rewritten = this.stoppedBecause ? 0 : await this.settleLinks();
+    const summary = this.summarize(rewritten);
+    this.state.finishRun(runId, summary);
+    await this.store.writeReport(`run-${runId}.json`, `${JSON.stringify(summary, null, 2)}\n`);
+    return summary;
+  }
+
+  private stop(reason: string): void {
+    this.stoppedBecause ??= reason;
+    this.frontier.stop();
+  }
+
+  private async work(): Promise<void> {
+    for (;;) {
+      const item = await this.frontier.take();
+      if (item === null) return;
+      try {
+        await this.visit(item);
+      } catch (error) {
+        // A failure of the whole run (the disk) stops the crawl; the state stays consistent for a resume.
+        if (error instanceof SitemirrorError && (error.code === 'WRITE' || error.code === 'STATE')) {
+          this.reporter.warn(error.message);
+          this.stop(error.message);
+        } else {
+          this.fail(item.id, item.url, error);
+        }
+      } finally {
+        this.frontier.release(item.id);
+        this.reporter.setQueued(this.frontier.queuedCount);
+      }
+    }
+  }
+
+  /** The life of one URL: robots, fetch, then either the body or the redirect target joins the mirror. */
+  private async visit(item: FrontierItem): Promise<void> {
+    if (!(await this.isAllowedByRobots(item.url))) return this.skip(item.id, item.url, 'robots');
+    const source = await this.fetch(item);
+    if (source === undefined) return;
+    const hop = source.redirectChain[0];
+    if (hop === undefined) return this.process(this.state.getById(item.id)!, source);
+    this.followRedirect(item, hop.status, hop.location);
+  }
+
+  /**
+   * A redirect target is one more frontier entry (scope, robots and dedupe apply to each hop; a redirect is not a
+   * link hop, so the depth stays). The redirecting URL records where it leads; links to it are settled at the end.
+   */
+  private followRedirect(item: FrontierItem, status: number, location: string): void {
+    const hops = (this.redirectHops.get(item.id) ?? 0) + 1;
+    if (hops > this.options.maxRedirects) {
+      return this.fail(item.id, item.url, new SitemirrorError('TOO_MANY_REDIRECTS', `more than ${this.options.maxRedirects} redirects to reach ${location}`));
+    }
+    const record = this.state.getById(item.id)!;
+    const parent = { id: item.id, depth: item.kind === 'page' ? item.depth - 1 : item.depth };
+    const admission = this.frontier.offer(location, item.kind, record.expected, parent);
+    if ('skipped' in admission) {
+      this.state.update(item.id, { state: 'skipped', skip_reason: admission.skipped, http_status: status });
+      this.reporter.skipped(item.url, admission.skipped);
+      return;
+    }
+    const target = admission.record;
+    if (this.leadsBackTo(target, item.id)) {
+      return this.fail(item.id, item.url, new SitemirrorError('REDIRECT_LOOP', `redirect loop: ${item.url} leads back to itself through ${target.url}`));
+    }
+    this.redirectHops.set(target.id, hops);
+    this.state.update(item.id, { state: 'redirected', redirect_to: target.id, http_status: status });
+    this.reporter.redirected(item.url, target.url);
+  }
+
+  private leadsBackTo(record: UrlRecord, id: number): boolean {
+    let current: UrlRecord | undefined = record;
+    for (let hops = 0; current && hops <= this.options.maxRedirects + 1; hops++) {
+      if (current.id === id) return true;
+      if (current.state !== 'redirected' || current.redirect_to === null) return false;
+      current = this.state.getById(current.redirect_to);
+    }
+    return true;
+  }
+
+  private async isAllowedByRobots(url: string): Promise<boolean> {
+    const policy = await this.robots.policyFor(url);
+    if (policy.crawlDelayMs !== undefined) {
+      this.limiter.setHostDelay(hostKey(url), Math.min(policy.crawlDelayMs, this.options.maxCrawlDelayMs));
+    }
+    return policy.isAllowed(url);
+  }
+
+  private async fetch(item: FrontierItem): Promise<PageSource | undefined> {
+    const referrer = this.state.getById(item.id)?.found_from;
+    const referer = referrer ? this.state.getById(referrer)?.url : undefined;
+    try {
+      return await withRetries(
+        () => this.limiter.run(hostKey(item.url), () => this.fetcher.fetch(item.url, { headers: referer ? { referer } : {}, followRedirects: false })),
+        {
+          retries: this.options.retries,
+          baseDelayMs: this.options.retryBaseDelayMs,
+          maxDelayMs: 30_000,
+          maxRetryAfterMs: this.options.maxRetryAfterMs,
+          onRetry: (error, attempt, delayMs) => this.reporter.info(`retry ${attempt} of ${item.url} in ${delayMs} ms: ${error.message}`),
+        },
+      );
+    } catch (error) {
+      this.fail(item.id, item.url, error);
+      return undefined;
+    }
+  }
+
+  /** Extracts, enqueues, rewrites and stores one fetched body under its URL's record. */
+  private async process(record: UrlRecord, source: PageSource): Promise<void> {
+    const mediaType = effectiveMediaType(source.contentType, source.body, source.finalUrl);
+    const bodyHash = sha256(source.body);
+    const isPage = isHtmlType(mediaType);
+    const fetched = {
+      state: 'done' as const,
+      http_status: source.status,
+      content_type: mediaType,
+      charset: source.charset ?? null,
+      etag: source.headers.etag ?? null,
+      last_modified: source.headers['last-modified'] ?? null,
+      sha256: bodyHash,
+      bytes: source.body.length,
+      fetched_at: new Date().toISOString(),
+    };
+    const claim = this.claimPath(record, mediaType, bodyHash);
+    if (claim.sharedWith) {
+      // An alias with the same bytes (/ and /index.html): one file serves both.
+      this.state.update(record.id, { ...fetched, local_path: claim.path, own_path: null, file_sha256: claim.sharedWith.file_sha256 });
+      return;
+    }
+    const path = claim.path;
+    const document = openDocument(
+      { url: source.finalUrl, mediaType, charset: source.charset, body: source.body, robotsHeader: source.headers['x-robots-tag'] },
+      { canonical: this.options.canonical, dropScripts: source.via === 'browser' && !this.options.keepScripts },
+    );
+    let bytes = source.body;
+    if (document) {
+      const parent = { id: record.id, depth: record.depth };
+      for (const reference of document.references) {
+        if (reference.kind === 'page' && document.nofollow) continue;
+        this.frontier.offer(reference.url, reference.kind, reference.expected, parent);
+      }
+      bytes = this.render(record.id, path, document.render.bind(document));
+      await this.store.keepRaw(source.body);
+    }
+    const fileHash = await this.store.write(path, bytes);
+    this.state.update(record.id, { ...fetched, file_sha256: fileHash, local_path: path, own_path: path, title: document?.title ?? null });
+    this.reporter.saved(source.finalUrl, path, bytes.length, isPage, source.status);
+  }
+
+  /** Renders a document with links resolved against the state, and remembers which links it was written with. */
+  private render(fromId: number, fromPath: string, render: (resolve: LinkResolver) => Buffer): Buffer {
+    const links = new Map<number, string | null>();
+    const resolve: LinkResolver = (absoluteUrl) => {
+      let url: string;
+      try {
+        url = normalizeUrl(absoluteUrl);
+      } catch {
+        return null;
+      }
+      const target = this.state.get(url);
+      if (!target) return null;
+      const targetPath = target.id === fromId ? fromPath : this.linkablePath(target);
+      links.set(target.id, targetPath);
+      return targetPath === null ? null : relativeHref(fromPath, targetPath);
+    };
+    const bytes = render(resolve);
+    this.state.setLinks(fromId, links);
+    return bytes;
+  }
+
+  /** Where a link to this record should point right now: its file, its expected file while it is queued, or nowhere. */
+  private linkablePath(target: UrlRecord): string | null {
+    if (target.state === 'done' || target.state === 'redirected') return target.local_path;
+    if (target.state === 'queued') return target.expected_path;
+    return null;
+  }
+
+  /** The file for a URL: its own name, the name of an alias with identical bytes, or a disambiguated name. */
+  private claimPath(record: UrlRecord, mediaType: string, bodyHash: string): { path: string; sharedWith?: UrlRecord } {
+    const path = localPathFor(record.url, mediaType);
+    if (this.state.claimPath(path, record.id)) return { path };
+    const owner = this.state.getById(this.state.pathOwner(path)!);
+    if (owner?.state === 'done' && owner.sha256 === bodyHash && owner.local_path === path) return { path, sharedWith: owner };
+    const alternative = disambiguate(path, record.url);
+    this.state.claimPath(alternative, record.id);
+    return { path: alternative };
+  }
+
+  /** Final pass: links written before their target's outcome was known are rewritten against the final records. */
+  private async settleLinks(): Promise<number> {
+    let rewritten = 0;
+    for (let pass = 0; pass < SETTLEMENT_PASSES; pass++) {
+      await this.writeRedirectFiles();
+      const documents = this.state.unsettledDocuments();
+      if (documents.length === 0) break;
+      for (const id of documents) {
+        const record = this.state.getById(id);
+        if (!record || record.state !== 'done' || !record.sha256 || !record.local_path) continue;
+        const body = await this.store.readRaw(record.sha256);
+        const document = openDocument(
+          { url: record.url, mediaType: record.content_type ?? '', charset: record.charset ?? undefined, body },
+          { canonical: this.options.canonical, dropScripts: false },
+        );
+        if (!document) continue;
+        const bytes = this.render(record.id, record.local_path, document.render.bind(document));
+        const fileHash = await this.store.write(record.local_path, bytes);
+        this.state.update(record.id, { file_sha256: fileHash });
+        rewritten++;
+      }
+    }
+    return rewritten;
+  }
+
+  /** Redirected URLs point at their target's file, and get a small HTML file of their own so old links still work. */
+  private async writeRedirectFiles(): Promise<void> {
+    const redirected = this.state.all(`SELECT * FROM urls WHERE state = 'redirected'`) as UrlRecord[];
+    for (const record of redirected) {
+      let target = record.redirect_to === null ? undefined : this.state.getById(record.redirect_to);
+      for (let hops = 0; target?.state === 'redirected' && hops < 20; hops++) target = this.state.getById(target.redirect_to!);
+      const targetPath = target?.state === 'done' ? target.local_path : null;
+      if (targetPath === record.local_path && record.own_path !== null) continue;
+      let ownPath: string | null = null;
+      if (targetPath !== null && target && isHtmlType(target.content_type ?? '')) {
+        const candidate = localPathFor(record.url, 'text/html');
+        if (candidate !== targetPath && this.state.claimPath(candidate, record.id)) {
+          const href = relativeHref(candidate, targetPath);
+          const html = `<!doctype html>\n<meta charset="utf-8">\n<title>Moved</title>\n<meta http-equiv="refresh" content="0; url=${escapeAttribute(href)}">\n<link rel="canonical" href="${escapeAttribute(target.url)}">\n<p>This page has moved to <a href="${escapeAttribute(href)}">${escapeAttribute(target.url)}</a>.</p>\n`;
+          await this.store.write(candidate, html);
+          ownPath = candidate;
+        }
+      }
+      this.state.update(record.id, { local_path: targetPath, own_path: ownPath });
+    }
+  }
+
+  private async addSitemapUrls(): Promise<void> {
+    const policy = await this.robots.policyFor(this.options.seed);
+    const origin = new URL(this.options.seed).origin;
+    const sitemaps = policy.sitemaps.length > 0 ? policy.sitemaps : [`${origin}/sitemap.xml`];
+    const urls = await collectSitemapUrls(sitemaps, {
+      get: (url) => this.fetcher.fetch(url),
+      mayFetch: (url) => this.scope.isSiteUrl(url) && policy.isAllowed(url),
+      maxNesting: SITEMAP_NESTING_LIMIT,
+      maxUrls: SITEMAP_URL_LIMIT,
+      warn: (message) => this.reporter.warn(message),
+    });
+    // Sitemaps give seeds, not permission: each URL passes the same scope checks as a link.
+    for (const url of urls) this.frontier.offer(url, 'page', 'html', null);
+  }
+
+  private skip(id: number, url: string, reason: SkipReason): void {
+    this.state.update(id, { state: 'skipped', skip_reason: reason });
+    this.reporter.skipped(url, reason);
+  }
+
+  private fail(id: number, url: string, error: unknown): void {
+    const code = errorCodeOf(error);
+    const message = messageOf(error);
+    this.state.update(id, {
+      state: 'failed',
+      error_code: code,
+      error_message: message,
+      http_status: error instanceof HttpStatusError ? error.status : null,
+    });
+    const failure = { url, code, message };
+    this.failed.push(failure);
+    this.reporter.failed(failure);
+  }
+
+  private summarize(rewritten: number): CrawlSummary {
+    const counts = this.state.all(
+      `SELECT count(*) AS files, coalesce(sum(bytes), 0) AS bytes, coalesce(sum(content_type IN ('text/html', 'application/xhtml+xml')), 0) AS pages FROM urls WHERE state = 'done'`,
+    )[0] as { files: number; bytes: number; pages: number };
+    const skippedRows = this.state.all(`SELECT skip_reason AS reason, count(*) AS n FROM urls WHERE state = 'skipped' GROUP BY skip_reason`) as {
+      reason: SkipReason;
+      n: number;
+    }[];
+    const skipped: Partial<Record<SkipReason, number>> = {};
+    for (const row of skippedRows) skipped[row.reason] = row.n;
+    for (const [reason, n] of this.frontier.uncountedSkips) skipped[reason] = (skipped[reason] ?? 0) + n;
+    const redirects = (this.state.all(`SELECT count(*) AS n FROM urls WHERE state = 'redirected'`)[0] as { n: number }).n;
+    return {
+      outputDir: this.options.outputDir,
+      pages: counts.pages,
+      files: counts.files,
+      bytes: counts.bytes,
+      redirects,
+      failed: this.failed,
+      skipped,
+      rewrittenForSettlement: rewritten,
+      durationMs: Date.now() - this.startedAt,
+      ...(this.stoppedBecause ? { stoppedBecause: this.stoppedBecause } : {}),
+    };
+  }
+
+  async close(): Promise<void> {
+    await this.fetcher.close();
+    this.state.close();
+  }
+}
+
+function escapeAttribute(text: string): string {
+  return text.replaceAll('&', '&amp;').replaceAll('"', '&quot;').replaceAll('<', '&lt;');
+}

@@ -1,0 +1,65 @@
+// One seam over the two kinds of document whose links are rewritten: HTML pages and stylesheets. Pure.
+import { decodeStylesheet, parseStylesheet } from './css.js';
+import { decodeHtml, parseHtml } from './html.js';
+import type { LinkResolver, Reference } from './types.js';
+import { withoutFragment } from './url.js';
+
+export interface MirrorDocument {
+  references: Reference[];
+  /** The page asked robots not to follow its links (meta robots or X-Robots-Tag). */
+  nofollow: boolean;
+  title: string | null;
+  /** The document with its links rewritten, as UTF-8 bytes. Call once. */
+  render(resolve: LinkResolver): Buffer;
+}
+
+export interface DocumentInput {
+  /** The URL the document was finally served from (after redirects). */
+  url: string;
+  mediaType: string;
+  charset: string | undefined;
+  body: Buffer;
+  /** X-Robots-Tag header value, if any. */
+  robotsHeader?: string;
+}
+
+export interface DocumentOptions {
+  canonical: boolean;
+  dropScripts: boolean;
+}
+
+export function isHtmlType(mediaType: string): boolean {
+  return mediaType === 'text/html' || mediaType === 'application/xhtml+xml';
+}
+
+/** Opens an HTML page or a stylesheet for extraction and rewriting; null for every other kind of file (kept byte for byte). */
+export function openDocument(input: DocumentInput, options: DocumentOptions): MirrorDocument | null {
+  if (isHtmlType(input.mediaType)) {
+    const { text } = decodeHtml(input.body, input.charset);
+    const page = parseHtml(text, input.url);
+    const headerNofollow = /\b(nofollow|none)\b/i.test(input.robotsHeader ?? '');
+    return {
+      references: page.references,
+      nofollow: page.nofollow || headerNofollow,
+      title: page.title || null,
+      render: (resolve) =>
+        Buffer.from(
+          page.serialize(resolve, {
+            canonicalUrl: options.canonical ? withoutFragment(input.url) : null,
+            dropScripts: options.dropScripts,
+          }),
+          'utf8',
+        ),
+    };
+  }
+  if (input.mediaType === 'text/css') {
+    const sheet = parseStylesheet(decodeStylesheet(input.body, input.charset), input.url);
+    return {
+      references: sheet.references,
+      nofollow: false,
+      title: null,
+      render: (resolve) => Buffer.from(sheet.serialize(resolve), 'utf8'),
+    };
+  }
+  return null;
+}

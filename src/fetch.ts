@@ -1,0 +1,417 @@
+// One HTTP client for the whole crawl: redirects, timeouts, size cap, decompression, retries. Built on undici.
+import { Writable, Transform, type TransformCallback } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import zlib from 'node:zlib';
+import { Agent, request, type Dispatcher } from 'undici';
+import { HttpStatusError, SitemirrorError } from './errors.js';
+import type { PageSource, RedirectHop } from './types.js';
+
+export interface FetcherOptions {
+  userAgent: string;
+  /** Extra request headers (--header); they override the defaults, including `accept`. */
+  headers: Record<string, string>;
+  /** A Cookie header value (--cookie); never sent to another host than the requested URL's. */
+  cookie?: string;
+  connectTimeoutMs: number;
+  /** Max wait for response headers (counted from the request, connecting included), and max idle gap between body chunks. */
+  readTimeoutMs: number;
+  /** Optional hard cap for one fetch, all redirect hops and the body included. */
+  totalTimeoutMs?: number;
+  maxRedirects: number;
+  /** Cap on the decompressed body (--max-file-size); Infinity for none. */
+  maxBytes: number;
+  /** undici Agent `connections` per origin; keep it ≥ the per-host limit, or requests queue inside undici. */
+  connectionsPerOrigin?: number;
+}
+
+export interface FetchRequest {
+  /** Per request, e.g. If-None-Match, Referer; kept across redirects. */
+  headers?: Record<string, string>;
+  signal?: AbortSignal;
+  /** false: a redirect resolves with its 3xx status, an empty body and the resolved target as redirectChain[0]. Default true. */
+  followRedirects?: boolean;
+}
+
+/** A final status ≥ 400 (or an unfollowable 3xx) with what the origin sent, for "keep error pages". */
+export class HttpResponseError extends HttpStatusError {
+  readonly finalUrl: string;
+  readonly headers: Record<string, string>;
+  /** Decoded body; undefined when it could not be read (too large, corrupt, cut off). */
+  readonly body: Buffer | undefined;
+  readonly redirectChain: RedirectHop[];
+
+  constructor(status: number, finalUrl: string, retryAfterMs: number | undefined, extra: { headers: Record<string, string>; body: Buffer | undefined; redirectChain: RedirectHop[] }) {
+    super(status, finalUrl, retryAfterMs);
+    this.finalUrl = finalUrl;
+    this.headers = extra.headers;
+    this.body = extra.body;
+    this.redirectChain = extra.redirectChain;
+  }
+}
+
+const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
+const MAX_LOCATION_LENGTH = 8 * 1024;
+const TIMEOUT_CODES = new Set(['UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'ETIMEDOUT']);
+/** Failures a second try may cure; anything else (TLS, DNS NXDOMAIN, malformed HTTP) is NETWORK but final. */
+const TRANSIENT_CODES = new Set([
+  'ECONNRESET', 'ECONNREFUSED', 'ECONNABORTED', 'EPIPE', 'EHOSTUNREACH', 'ENETUNREACH', 'ENETDOWN', 'EAI_AGAIN',
+  'UND_ERR_SOCKET', 'UND_ERR_CLOSED', 'UND_ERR_RES_CONTENT_LENGTH_MISMATCH', 'ERR_STREAM_PREMATURE_CLOSE',
+]);
+
+export class HttpFetcher {
+  readonly #options: FetcherOptions;
+  readonly #agent: Agent;
+
+  constructor(options: FetcherOptions) {
+    this.#options = options;
+    // undici's own header/body timers tick at ~1 s resolution; they stay as a backstop behind our precise timers.
+    this.#agent = new Agent({
+      connect: { timeout: options.connectTimeoutMs },
+      headersTimeout: options.readTimeoutMs,
+      bodyTimeout: options.readTimeoutMs,
+      ...(options.connectionsPerOrigin === undefined ? {} : { connections: options.connectionsPerOrigin }),
+    });
+  }
+
+  async fetch(url: string, fetchRequest: FetchRequest = {}): Promise<PageSource> {
+    const start = parseHttpUrl(url);
+    const callerSignal = fetchRequest.signal;
+    callerSignal?.throwIfAborted();
+    // One controller per fetch: the caller's signal and all our timers abort it, undici then fails the request or body.
+    const controller = new AbortController();
+    const onCallerAbort = (): void => controller.abort(callerSignal?.reason);
+    callerSignal?.addEventListener('abort', onCallerAbort, { once: true });
+    const { totalTimeoutMs } = this.#options;
+    const totalTimer = totalTimeoutMs === undefined ? undefined
+      : guardTimer(totalTimeoutMs, () => controller.abort(timeoutError(`${url} did not complete within ${totalTimeoutMs} ms`)));
+    try {
+      return await this.#follow(url, start, fetchRequest.headers ?? {}, controller, fetchRequest.followRedirects ?? true);
+    } finally {
+      clearTimeout(totalTimer);
+      callerSignal?.removeEventListener('abort', onCallerAbort);
+    }
+  }
+
+  close(): Promise<void> {
+    return this.#agent.close();
+  }
+
+  async #follow(requestedUrl: string, start: URL, extraHeaders: Record<string, string>, controller: AbortController, followRedirects: boolean): Promise<PageSource> {
+    const redirectChain: RedirectHop[] = [];
+    const seen = new Set([start.href]);
+    let current = start;
+    for (;;) {
+      const hopUrl = current.href;
+      try {
+        const response = await this.#send(current, this.#headersFor(current, start, extraHeaders), controller);
+        const { statusCode: status } = response;
+        const headers = flattenHeaders(response.headers);
+        if (REDIRECT_STATUSES.has(status)) {
+          // Drain so the connection can be reused; a failure here does not matter to this fetch.
+          await response.body.dump().catch(() => undefined);
+          const target = redirectTarget(response.headers.location, current);
+          redirectChain.push({ url: hopUrl, status, location: target.href });
+          if (!followRedirects) {
+            const { contentType, charset } = parseContentType(response.headers['content-type']);
+            return { requestedUrl, finalUrl: hopUrl, status, headers, contentType, charset, redirectChain, via: 'http', body: Buffer.alloc(0) };
+          }
+          target.hash = ''; // a fragment is never sent (RFC 9110 §10.2.2); the hop keeps it for display
+          if (seen.has(target.href)) throw new SitemirrorError('REDIRECT_LOOP', `redirect loop: ${hopUrl} leads back to ${target.href}`);
+          if (redirectChain.length > this.#options.maxRedirects) {
+            throw new SitemirrorError('TOO_MANY_REDIRECTS', `more than ${this.#options.maxRedirects} redirects from ${requestedUrl}`);
+          }
+          seen.add(target.href);
+          current = target;
+          continue;
+        }
+        const { contentType, charset } = parseContentType(response.headers['content-type']);
+        const page = { requestedUrl, finalUrl: hopUrl, status, headers, contentType, charset, redirectChain, via: 'http' as const };
+        if (status === 204 || status === 304) {
+          await response.body.dump().catch(() => undefined);
+          return { ...page, body: Buffer.alloc(0) };
+        }
+        if (status >= 300) {
+          const body = await this.#readBody(response, hopUrl, controller).catch(() => undefined);
+          const retryAfterMs = status === 429 || status === 503 ? parseRetryAfter(headers['retry-after']) : undefined;
+          throw new HttpResponseError(status, hopUrl, retryAfterMs, { headers, body, redirectChain });
+        }
+        return { ...page, body: await this.#readBody(response, hopUrl, controller) };
+      } catch (error) {
+        throw classifyError(error, hopUrl, controller.signal);
+      }
+    }
+  }
+
+  async #send(url: URL, headers: Record<string, string>, controller: AbortController): Promise<Dispatcher.ResponseData> {
+    const { readTimeoutMs } = this.#options;
+    const timer = guardTimer(readTimeoutMs, () => controller.abort(timeoutError(`no response from ${url.href} within ${readTimeoutMs} ms`)));
+    try {
+      return await request(url, { dispatcher: this.#agent, method: 'GET', headers, signal: controller.signal });
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** Streams the body through its decoders into memory, never holding more than maxBytes of it. */
+  async #readBody(response: Dispatcher.ResponseData, url: string, controller: AbortController): Promise<Buffer> {
+    const { maxBytes, readTimeoutMs } = this.#options;
+    const codings = contentCodings(response.headers['content-encoding']);
+    const declared = Number(response.headers['content-length']);
+    if (codings.length === 0 && declared > maxBytes) {
+      response.body.destroy();
+      throw tooLarge(url, maxBytes, `declares ${declared} bytes`);
+    }
+    const idle = guardTimer(readTimeoutMs, () => controller.abort(timeoutError(`${url} sent nothing for ${readTimeoutMs} ms mid-body`)));
+    response.body.on('data', () => idle.refresh());
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const sink = new Writable({
+      write(chunk: Buffer, _encoding, done) {
+        size += chunk.length;
+        // Failing the pipeline destroys the undici body, which closes the connection: nothing more is read.
+        if (size > maxBytes) return done(tooLarge(url, maxBytes, 'is larger'));
+        chunks.push(chunk);
+        done();
+      },
+    });
+    try {
+      await pipeline([response.body, ...codings.reverse().map((coding) => new ContentDecoder(coding, url)), sink]);
+    } finally {
+      clearTimeout(idle);
+    }
+    return Buffer.concat(chunks, size);
+  }
+
+  #headersFor(url: URL, start: URL, extra: Record<string, string>): Record<string, string> {
+    const headers: Record<string, string> = { 'user-agent': this.#options.userAgent, accept: '*/*', 'accept-encoding': 'gzip, deflate, br' };
+    for (const [name, value] of Object.entries(this.#options.headers)) headers[name.toLowerCase()] = value;
+    const { cookie } = this.#options;
+    if (cookie) headers.cookie = headers.cookie ? `${headers.cookie}; ${cookie}` : cookie;
+    for (const [name, value] of Object.entries(extra)) headers[name.toLowerCase()] = value;
+    // Credentials belong to the site they were given for (curl does the same on redirects).
+    if (url.hostname !== start.hostname) {
+      delete headers.cookie;
+      delete headers.authorization;
+    }
+    return headers;
+  }
+}
+
+/** Decodes one content coding; picks its zlib stream at the first byte, so deflate may be zlib-wrapped or raw and an empty body stays empty. */
+class ContentDecoder extends Transform {
+  #inner: Transform | undefined;
+
+  constructor(private readonly coding: string, private readonly url: string) {
+    super();
+  }
+
+  override _transform(chunk: Buffer, _encoding: BufferEncoding, done: TransformCallback): void {
+    if (chunk.length === 0) return done();
+    if (!this.#inner) {
+      const inner = this.#open(chunk);
+      inner.on('data', (decoded: Buffer) => this.push(decoded));
+      inner.on('error', (cause: Error) => this.destroy(new SitemirrorError('DECODE', `corrupt ${this.coding} body at ${this.url}: ${cause.message}`, { cause })));
+      this.#inner = inner;
+    }
+    this.#inner.write(chunk, () => done());
+  }
+
+  override _flush(done: TransformCallback): void {
+    if (!this.#inner) return done();
+    this.#inner.once('end', () => done());
+    this.#inner.end();
+  }
+
+  override _destroy(error: Error | null, done: (error?: Error | null) => void): void {
+    this.#inner?.destroy();
+    done(error);
+  }
+
+  #open(first: Buffer): Transform {
+    if (this.coding === 'br') return zlib.createBrotliDecompress();
+    if (this.coding === 'deflate') {
+      // RFC 9110 says zlib-wrapped, but servers send raw deflate too; a zlib header has CM=8 and a check value (RFC 1950).
+      const zlibWrapped = (first[0] & 0x0f) === 8 && (first.length < 2 || ((first[0] << 8) | first[1]) % 31 === 0);
+      return zlibWrapped ? zlib.createInflate() : zlib.createInflateRaw();
+    }
+    return zlib.createGunzip();
+  }
+}
+
+/** The codings we decode, in the order they were applied; identity and unknown codings pass through as browsers do. */
+function contentCodings(value: string | string[] | undefined): string[] {
+  const list = Array.isArray(value) ? value.join(',') : value ?? '';
+  return list.split(',').map((coding) => coding.trim().toLowerCase())
+    .map((coding) => (coding === 'x-gzip' ? 'gzip' : coding))
+    .filter((coding) => coding === 'gzip' || coding === 'deflate' || coding === 'br');
+}
+
+function redirectTarget(location: string | string[] | undefined, base: URL): URL {
+  const values = Array.isArray(location) ? [...new Set(location)] : location === undefined ? [] : [location];
+  if (values.length !== 1) throw badRedirect(base, values.length === 0 ? 'no Location' : 'conflicting Location headers');
+  const raw = values[0].trim();
+  if (raw === '') throw badRedirect(base, 'an empty Location');
+  if (raw.length > MAX_LOCATION_LENGTH) throw badRedirect(base, `a Location of ${raw.length} characters`);
+  let target: URL;
+  try {
+    target = new URL(utf8Header(raw), base);
+  } catch (cause) {
+    throw badRedirect(base, `an unparsable Location ${JSON.stringify(raw.slice(0, 200))}`, cause);
+  }
+  if (target.protocol !== 'http:' && target.protocol !== 'https:') throw badRedirect(base, `a ${target.protocol} Location`);
+  return target;
+}
+
+function badRedirect(base: URL, what: string, cause?: unknown): SitemirrorError {
+  return new SitemirrorError('BAD_REDIRECT', `redirect from ${base.href} has ${what}`, { cause });
+}
+
+/** undici reads header bytes as Latin-1; browsers read a Location's bytes as UTF-8 when they are valid UTF-8. */
+function utf8Header(value: string): string {
+  if (!/[\x80-\xff]/.test(value) || /[^\x00-\xff]/.test(value)) return value;
+  const decoded = Buffer.from(value, 'latin1').toString('utf8');
+  return decoded.includes('\ufffd') ? value : decoded;
+}
+
+function flattenHeaders(raw: Record<string, string | string[] | undefined>): Record<string, string> {
+  const headers: Record<string, string> = {};
+  for (const [name, value] of Object.entries(raw)) {
+    if (value === undefined) continue;
+    const key = name.toLowerCase();
+    headers[key] = Array.isArray(value) ? value.join(key === 'set-cookie' ? '\n' : ', ') : value;
+  }
+  return headers;
+}
+
+/** Bare lower-case media type and charset parameter; with repeated headers the last valid one wins (as in the Fetch standard). */
+function parseContentType(value: string | string[] | undefined): { contentType: string; charset: string | undefined } {
+  const values = Array.isArray(value) ? value : value === undefined ? [] : [value];
+  let result: { contentType: string; charset: string | undefined } = { contentType: '', charset: undefined };
+  for (const [essence = '', ...parameters] of values.map((one) => one.split(';'))) {
+    const contentType = essence.trim().toLowerCase();
+    if (!/^[^\s/]+\/[^\s/]+$/.test(contentType) || contentType === '*/*') continue;
+    const charsetParameter = parameters.map((parameter) => parameter.split('=')).find(([name]) => name.trim().toLowerCase() === 'charset');
+    const charset = charsetParameter?.[1]?.trim().replace(/^"(.*)"$/, '$1').trim().toLowerCase() || undefined;
+    result = { contentType, charset: charset ?? (contentType === result.contentType ? result.charset : undefined) };
+  }
+  return result;
+}
+
+function parseHttpUrl(url: string): URL {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch (cause) {
+    throw new SitemirrorError('BAD_URL', `not a URL: ${url}`, { cause });
+  }
+  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') throw new SitemirrorError('BAD_URL', `not an http(s) URL: ${url}`);
+  parsed.hash = '';
+  return parsed;
+}
+
+/** Maps whatever undici, zlib or an abort threw to our codes; an abort by the caller is rethrown as its own reason. */
+function classifyError(error: unknown, url: string, signal: AbortSignal): unknown {
+  if (signal.aborted) return signal.reason;
+  if (error instanceof SitemirrorError) return error;
+  const code = errorCode(error);
+  const detail = error instanceof Error ? error.message : String(error);
+  if (code !== undefined && TIMEOUT_CODES.has(code)) {
+    return new SitemirrorError('TIMEOUT', `timed out (${code}) fetching ${url}`, { cause: error, retryable: true });
+  }
+  const retryable = code !== undefined && TRANSIENT_CODES.has(code);
+  return new SitemirrorError('NETWORK', `network error fetching ${url}: ${detail}${code ? ` (${code})` : ''}`, { cause: error, retryable });
+}
+
+/** The first `code` on the error, its causes, or the errors of an AggregateError (happy-eyeballs connects). */
+function errorCode(error: unknown): string | undefined {
+  for (let current = error, depth = 0; current instanceof Error && depth < 5; current = current.cause, depth++) {
+    const code = (current as { code?: unknown }).code;
+    if (typeof code === 'string') return code;
+    if (current instanceof AggregateError) return errorCode(current.errors[0]);
+  }
+  return undefined;
+}
+
+function timeoutError(message: string): SitemirrorError {
+  return new SitemirrorError('TIMEOUT', message, { retryable: true });
+}
+
+function tooLarge(url: string, maxBytes: number, what: string): SitemirrorError {
+  return new SitemirrorError('TOO_LARGE', `${url} ${what} than the ${maxBytes}-byte limit`);
+}
+
+/** A timer that only guards a request in flight: the request's socket keeps the process alive, not the guard. */
+function guardTimer(ms: number, onTimeout: () => void): NodeJS.Timeout {
+  return setTimeout(onTimeout, ms).unref();
+}
+
+export interface RetryOptions {
+  retries: number;
+  baseDelayMs: number;
+  maxDelayMs: number;
+  maxRetryAfterMs: number;
+  /** Told before each retry; `attempt` is the retry's number, 1 for the first. */
+  onRetry?: (error: SitemirrorError, attempt: number, delayMs: number) => void;
+  signal?: AbortSignal;
+}
+
+export async function withRetries<T>(attempt: () => Promise<T>, options: RetryOptions): Promise<T> {
+  for (let retry = 0; ; retry++) {
+    options.signal?.throwIfAborted();
+    try {
+      return await attempt();
+    } catch (error) {
+      // The error's type is the retry policy: anything not marked retryable ends here.
+      if (!(error instanceof SitemirrorError) || !error.retryable || retry >= options.retries) throw error;
+      const backoffMs = Math.min(options.maxDelayMs, options.baseDelayMs * 2 ** retry) * (1 - Math.random() * 0.2);
+      const retryAfterMs = error instanceof HttpStatusError && error.retryAfterMs !== undefined ? Math.min(error.retryAfterMs, options.maxRetryAfterMs) : 0;
+      const delayMs = Math.round(Math.max(backoffMs, retryAfterMs));
+      options.onRetry?.(error, retry + 1, delayMs);
+      await sleep(delayMs, options.signal);
+    }
+  }
+}
+
+/** Waits with a referenced timer (a retry is pending work); an abort rejects with the signal's reason. */
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(signal.reason);
+    const onAbort = (): void => {
+      clearTimeout(timer);
+      reject(signal?.reason);
+    };
+    const timer = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
+const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
+const MONTH = `(${MONTHS.join('|')})`;
+const TIME = '(\\d{2}):(\\d{2}):(\\d{2})';
+// The three HTTP-date forms of RFC 9110 §5.6.7; Date.parse alone would accept far too much.
+const IMF_FIXDATE = new RegExp(`^(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun), (\\d{2}) ${MONTH} (\\d{4}) ${TIME} GMT$`);
+const RFC_850 = new RegExp(`^(?:Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday), (\\d{2})-${MONTH}-(\\d{2}) ${TIME} GMT$`);
+const ASCTIME = new RegExp(`^(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun) ${MONTH} ( \\d|\\d{2}) ${TIME} (\\d{4})$`);
+
+export function parseRetryAfter(value: string | undefined, now: number = Date.now()): number | undefined {
+  if (value === undefined) return undefined;
+  const text = value.trim();
+  if (/^\d+$/.test(text)) return Number(text) * 1000;
+  let parts: [day: string, month: string, year: number, hours: string, minutes: string, seconds: string] | undefined;
+  let match: RegExpExecArray | null;
+  if ((match = IMF_FIXDATE.exec(text))) parts = [match[1], match[2], Number(match[3]), match[4], match[5], match[6]];
+  else if ((match = ASCTIME.exec(text))) parts = [match[2], match[1], Number(match[6]), match[3], match[4], match[5]];
+  else if ((match = RFC_850.exec(text))) {
+    // A two-digit year more than 50 years ahead means the previous century (RFC 9110 §5.6.7).
+    let year = 2000 + Number(match[3]);
+    if (year > new Date(now).getUTCFullYear() + 50) year -= 100;
+    parts = [match[1], match[2], year, match[4], match[5], match[6]];
+  }
+  if (!parts) return undefined;
+  const [day, month, year, hours, minutes, seconds] = parts;
+  const at = Date.UTC(year, MONTHS.indexOf(month), Number(day), Number(hours), Number(minutes), Number(seconds));
+  return Number.isNaN(at) ? undefined : Math.max(0, at - now);
+}

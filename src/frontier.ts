@@ -1,0 +1,159 @@
+// The frontier: which URLs to fetch next (breadth first, requisites before new pages), deduplicated through the state.
+import { predictedPathFor } from './paths.js';
+import type { Scope } from './scope.js';
+import type { CrawlState, UrlRecord } from './state.js';
+import type { ExpectedType, ReferenceKind, SkipReason } from './types.js';
+import { normalizeUrl } from './url.js';
+
+export interface FrontierItem {
+  id: number;
+  url: string;
+  kind: ReferenceKind;
+  depth: number;
+}
+
+export interface FrontierLimits {
+  depth: number;
+  maxPages: number;
+}
+
+/** What became of a URL offered to the frontier. */
+export type Admission = { record: UrlRecord } | { skipped: SkipReason };
+
+export class Frontier {
+  private readonly requisites: FrontierItem[] = [];
+  private readonly pages: FrontierItem[] = [];
+  private pageHead = 0;
+  private requisiteHead = 0;
+  /** URLs being fetched or processed right now. */
+  private readonly inFlight = new Set<number>();
+  private waiters: (() => void)[] = [];
+  private stopped = false;
+  private pageCount: number;
+  /** Skips that leave no record (out of scope, other schemes): counted only. */
+  readonly uncountedSkips = new Map<SkipReason, number>();
+
+  constructor(
+    private readonly state: CrawlState,
+    private readonly scope: Scope,
+    private readonly limits: FrontierLimits,
+  ) {
+    this.pageCount = state.countPages();
+    for (const row of state.queued()) this.push(row);
+  }
+
+  get queuedCount(): number {
+    return this.pages.length - this.pageHead + this.requisites.length - this.requisiteHead;
+  }
+
+  /**
+   * Offers a URL found in a document (or a seed, with no parent). In-scope URLs get a record; a new one joins the queue.
+   * Returns the record, or why the URL was refused.
+   */
+  offer(rawUrl: string, kind: ReferenceKind, expected: ExpectedType, parent: { id: number; depth: number } | null): Admission {
+    let url: string;
+    try {
+      url = normalizeUrl(rawUrl);
+    } catch {
+      return this.countSkip('scheme');
+    }
+    const depth = parent === null ? 0 : kind === 'page' ? parent.depth + 1 : parent.depth;
+    const scopeReason = kind === 'page' ? this.scope.pageSkipReason(url) : this.scope.requisiteSkipReason(url);
+    if (scopeReason === 'out-of-scope' || scopeReason === 'scheme') return this.countSkip(scopeReason);
+
+    const existing = this.state.get(url);
+    let reason: SkipReason | null = scopeReason;
+    if (reason === null && kind === 'page' && depth > this.limits.depth) reason = 'depth';
+    if (existing) {
+      // Found again by a shorter path, or needed as a requisite after a page link was too deep.
+      if (reason === null && existing.state === 'skipped' && existing.skip_reason === 'depth') {
+        this.state.requeue(existing.id, depth, kind);
+        this.push({ id: existing.id, url, kind, depth });
+        return { record: this.state.getById(existing.id)! };
+      }
+      return { record: existing };
+    }
+    if (reason === null && kind === 'page' && this.pageCount >= this.limits.maxPages) reason = 'max-pages';
+    const entry = { url, kind, expected, depth, foundFrom: parent?.id ?? null, expectedPath: predictedPathFor(url, expected) };
+    if (reason !== null) {
+      this.state.recordSkip(entry, reason);
+      return { record: this.state.get(url)! };
+    }
+    const id = this.state.enqueue(entry);
+    if (id !== undefined) {
+      if (kind === 'page') this.pageCount++;
+      this.push({ id, url, kind, depth });
+    }
+    return { record: this.state.get(url)! };
+  }
+
+  /** The next URL to fetch; waits while others are in flight; null when the crawl is over or stopped. */
+  async take(): Promise<FrontierItem | null> {
+    for (;;) {
+      if (this.stopped) return null;
+      const item = this.shift();
+      if (item) {
+        // A URL can leave the queue by another route (a redirect landed on it); skip stale entries.
+        if (!this.claim(item.id)) continue;
+        return item;
+      }
+      if (this.inFlight.size === 0) {
+        this.wake();
+        return null;
+      }
+      await new Promise<void>((resolve) => this.waiters.push(resolve));
+    }
+  }
+
+  /** Marks a queued URL as in flight; false when it is not queued or someone already holds it. */
+  claim(id: number): boolean {
+    if (this.inFlight.has(id) || this.state.getById(id)?.state !== 'queued') return false;
+    this.inFlight.add(id);
+    return true;
+  }
+
+  /** Tells the frontier a claimed URL is finished (done, failed, skipped or redirected). */
+  release(id: number): void {
+    this.inFlight.delete(id);
+    this.wake();
+  }
+
+  /** Stops handing out URLs; those in flight finish. */
+  stop(): void {
+    this.stopped = true;
+    this.wake();
+  }
+
+  private push(item: FrontierItem): void {
+    (item.kind === 'requisite' ? this.requisites : this.pages).push(item);
+    this.wake();
+  }
+
+  private shift(): FrontierItem | undefined {
+    if (this.requisiteHead < this.requisites.length) return this.compactAndTake(this.requisites, 'requisiteHead');
+    if (this.pageHead < this.pages.length) return this.compactAndTake(this.pages, 'pageHead');
+    return undefined;
+  }
+
+  private compactAndTake(queue: FrontierItem[], head: 'pageHead' | 'requisiteHead'): FrontierItem {
+    const item = queue[this[head]]!;
+    this[head]++;
+    // Drop the consumed prefix now and then instead of Array.shift on every take (which is O(n)).
+    if (this[head] > 4096 && this[head] * 2 > queue.length) {
+      queue.splice(0, this[head]);
+      this[head] = 0;
+    }
+    return item;
+  }
+
+  private wake(): void {
+    const waiters = this.waiters;
+    this.waiters = [];
+    for (const resolve of waiters) resolve();
+  }
+
+  private countSkip(reason: SkipReason): Admission {
+    this.uncountedSkips.set(reason, (this.uncountedSkips.get(reason) ?? 0) + 1);
+    return { skipped: reason };
+  }
+}

@@ -1,0 +1,81 @@
+// Per-host politeness shared by every request: a slot limit and a minimum gap between request starts.
+import pLimit, { type LimitFunction } from 'p-limit';
+import { performance } from 'node:perf_hooks';
+
+interface HostState {
+  limit: LimitFunction;
+  /** robots.txt crawl-delay for this host, if any. */
+  delayMs: number;
+  /** When the most recently scheduled task starts (or started), on the monotonic clock. */
+  lastStartAt: number;
+  running: number;
+  peak: number;
+}
+
+export interface HostLimiterOptions {
+  /** Tasks running at once on one host. */
+  perHost: number;
+  /** Minimum gap between request starts on one host (--delay). */
+  delayMs: number;
+}
+
+export class HostLimiter {
+  readonly #perHost: number;
+  readonly #delayMs: number;
+  readonly #hosts = new Map<string, HostState>();
+
+  constructor(options: HostLimiterOptions) {
+    if (!Number.isInteger(options.perHost) || options.perHost < 1) throw new RangeError(`perHost must be a positive integer, got ${options.perHost}`);
+    if (!(options.delayMs >= 0)) throw new RangeError(`delayMs must be ≥ 0, got ${options.delayMs}`);
+    this.#perHost = options.perHost;
+    this.#delayMs = options.delayMs;
+  }
+
+  /** Sets a host's minimum gap (robots crawl-delay); the larger of this and the global delay applies. */
+  setHostDelay(host: string, delayMs: number): void {
+    this.#state(host).delayMs = Math.max(0, delayMs);
+  }
+
+  /** Runs `task` when the host has a free slot and its gap since the previous start has passed. */
+  run<T>(host: string, task: () => Promise<T>): Promise<T> {
+    const state = this.#state(host);
+    return state.limit(async () => {
+      await this.#waitForTurn(state);
+      state.running++;
+      state.peak = Math.max(state.peak, state.running);
+      try {
+        return await task();
+      } finally {
+        state.running--;
+      }
+    });
+  }
+
+  /** Highest number of tasks ever running at once for a host (for tests and the report). */
+  peak(host: string): number {
+    return this.#hosts.get(host.toLowerCase())?.peak ?? 0;
+  }
+
+  /**
+   * Books this task's start time before waiting, so tasks holding other slots of the same host line up behind it.
+   * The wait uses a referenced timer: the task is pending work, and an unref'd timer could let the process exit first.
+   */
+  async #waitForTurn(state: HostState): Promise<void> {
+    const gapMs = Math.max(this.#delayMs, state.delayMs);
+    const now = performance.now();
+    const startAt = Math.max(now, state.lastStartAt + gapMs);
+    state.lastStartAt = startAt;
+    if (startAt > now) await new Promise((resolve) => setTimeout(resolve, Math.ceil(startAt - now)));
+  }
+
+  /** Hosts are keyed case-insensitively; pass URL.host (with port) so two ports of one name count apart. */
+  #state(host: string): HostState {
+    const key = host.toLowerCase();
+    let state = this.#hosts.get(key);
+    if (!state) {
+      state = { limit: pLimit(this.#perHost), delayMs: 0, lastStartAt: Number.NEGATIVE_INFINITY, running: 0, peak: 0 };
+      this.#hosts.set(key, state);
+    }
+    return state;
+  }
+}

@@ -1,0 +1,136 @@
+// What the user sees: a progress line on a terminal, JSON events with --json, warnings, and the summary.
+import type { Writable } from 'node:stream';
+import type { SkipReason } from './types.js';
+
+export interface FailedUrl {
+  url: string;
+  code: string;
+  message: string;
+}
+
+export interface CrawlSummary {
+  outputDir: string;
+  pages: number;
+  files: number;
+  bytes: number;
+  redirects: number;
+  failed: FailedUrl[];
+  skipped: Partial<Record<SkipReason, number>>;
+  rewrittenForSettlement: number;
+  durationMs: number;
+  /** Set when the crawl stopped early (interrupted, disk full). */
+  stoppedBecause?: string;
+}
+
+export interface ReporterOptions {
+  json: boolean;
+  quiet: boolean;
+  out: Writable & { isTTY?: boolean };
+  err: Writable & { isTTY?: boolean };
+}
+
+const PROGRESS_INTERVAL_MS = 250;
+
+export class Reporter {
+  private pages = 0;
+  private files = 0;
+  private bytes = 0;
+  private errors = 0;
+  private queued = 0;
+  private readonly startedAt = Date.now();
+  private lastDraw = 0;
+  private drawn = false;
+
+  constructor(private readonly options: ReporterOptions) {}
+
+  private get showsProgress(): boolean {
+    return !this.options.json && !this.options.quiet && this.options.err.isTTY === true;
+  }
+
+  private event(payload: Record<string, unknown>): void {
+    if (this.options.json) this.options.out.write(`${JSON.stringify(payload)}\n`);
+  }
+
+  /** A one-line warning; shown even with --quiet, since a warning changes what the mirror holds. */
+  warn(message: string): void {
+    if (this.options.json) return this.event({ event: 'warning', message });
+    this.clearProgress();
+    this.options.err.write(`sitemirror: warning: ${message}\n`);
+  }
+
+  info(message: string): void {
+    if (this.options.json) return this.event({ event: 'info', message });
+    if (this.options.quiet) return;
+    this.clearProgress();
+    this.options.err.write(`sitemirror: ${message}\n`);
+  }
+
+  setQueued(count: number): void {
+    this.queued = count;
+    this.drawProgress();
+  }
+
+  saved(url: string, path: string, bytes: number, isPage: boolean, status: number): void {
+    if (isPage) this.pages++;
+    this.files++;
+    this.bytes += bytes;
+    this.event({ event: 'saved', url, path, bytes, status, page: isPage });
+    this.drawProgress();
+  }
+
+  redirected(url: string, target: string): void {
+    this.event({ event: 'redirected', url, target });
+  }
+
+  failed(failure: FailedUrl): void {
+    this.errors++;
+    this.event({ event: 'failed', ...failure });
+    this.drawProgress();
+  }
+
+  skipped(url: string, reason: SkipReason): void {
+    this.event({ event: 'skipped', url, reason });
+  }
+
+  private drawProgress(): void {
+    if (!this.showsProgress) return;
+    const now = Date.now();
+    if (now - this.lastDraw < PROGRESS_INTERVAL_MS) return;
+    this.lastDraw = now;
+    const seconds = Math.max((now - this.startedAt) / 1000, 0.001);
+    const line = `${this.pages} pages, ${this.files} files, ${this.queued} queued · ${formatBytes(this.bytes)} · ${this.errors} errors · ${(this.pages / seconds).toFixed(1)} pages/s`;
+    this.options.err.write(`\r\x1b[2K${line}`);
+    this.drawn = true;
+  }
+
+  private clearProgress(): void {
+    if (this.drawn) this.options.err.write('\r\x1b[2K');
+    this.drawn = false;
+  }
+
+  finish(summary: CrawlSummary): void {
+    this.clearProgress();
+    if (this.options.json) return this.event({ event: 'summary', ...summary });
+    const skipped = Object.entries(summary.skipped)
+      .map(([reason, count]) => `${count} ${reason}`)
+      .join(', ');
+    const lines = [
+      `${summary.stoppedBecause ? 'Stopped' : 'Mirrored'} ${summary.pages} pages and ${summary.files} files (${formatBytes(summary.bytes)}) into ${summary.outputDir} in ${(summary.durationMs / 1000).toFixed(1)}s.`,
+    ];
+    if (summary.stoppedBecause) lines.push(`Stopped because ${summary.stoppedBecause}; run the same command again to resume.`);
+    if (skipped) lines.push(`Skipped: ${skipped}.`);
+    if (summary.failed.length > 0) {
+      lines.push(`${summary.failed.length} failed:`);
+      for (const failure of summary.failed.slice(0, 20)) lines.push(`  ${failure.url}: ${failure.message}`);
+      if (summary.failed.length > 20) lines.push(`  … and ${summary.failed.length - 20} more in the report.`);
+    }
+    if (!this.options.quiet || summary.failed.length > 0) this.options.err.write(`${lines.join('\n')}\n`);
+  }
+}
+
+export function formatBytes(bytes: number): string {
+  if (bytes < 1024) return `${bytes} B`;
+  if (bytes < 1024 ** 2) return `${(bytes / 1024).toFixed(1)} KB`;
+  if (bytes < 1024 ** 3) return `${(bytes / 1024 ** 2).toFixed(1)} MB`;
+  return `${(bytes / 1024 ** 3).toFixed(2)} GB`;
+}

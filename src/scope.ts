@@ -1,0 +1,67 @@
+// Which URLs belong to the crawl: a small value object built once from the seed and the scope options. Pure.
+import type { ScopeOptions } from './config.js';
+import type { SkipReason } from './types.js';
+
+export class Scope {
+  private readonly seedHost: string;
+  private readonly seedHostname: string;
+  private readonly seedPort: string;
+  private readonly include: RegExp[];
+  private readonly exclude: RegExp[];
+
+  constructor(
+    seed: string,
+    private readonly options: ScopeOptions,
+  ) {
+    const url = new URL(seed);
+    this.seedHost = url.host;
+    this.seedHostname = url.hostname;
+    this.seedPort = url.port;
+    this.include = options.include.map((pattern) => new RegExp(pattern));
+    this.exclude = options.exclude.map((pattern) => new RegExp(pattern));
+  }
+
+  /** Why a page (a URL to crawl for links) is refused, or null when it is in scope. */
+  pageSkipReason(url: string): SkipReason | null {
+    const parsed = parseHttp(url);
+    if (!parsed) return 'scheme';
+    if (!this.isSiteHost(parsed)) return 'out-of-scope';
+    if (this.options.pathPrefix !== undefined && !parsed.pathname.startsWith(this.options.pathPrefix)) return 'out-of-scope';
+    if (this.exclude.some((pattern) => pattern.test(url))) return 'excluded';
+    if (this.include.length > 0 && !this.include.some((pattern) => pattern.test(url))) return 'excluded';
+    return null;
+  }
+
+  /** Why a requisite (a file a page needs to display) is refused, or null. Requisites ignore the path prefix (wget2's test-page-requisites). */
+  requisiteSkipReason(url: string): SkipReason | null {
+    const parsed = parseHttp(url);
+    if (!parsed) return 'scheme';
+    if (!this.isSiteHost(parsed) && !this.options.allowedHosts.includes(parsed.host) && !this.options.allowedHosts.includes(parsed.hostname)) {
+      return 'out-of-scope';
+    }
+    if (this.exclude.some((pattern) => pattern.test(url))) return 'excluded';
+    return null;
+  }
+
+  /** Whether a sitemap document may be fetched: only from the site's own hosts. */
+  isSiteUrl(url: string): boolean {
+    const parsed = parseHttp(url);
+    return parsed !== undefined && this.isSiteHost(parsed);
+  }
+
+  private isSiteHost(url: URL): boolean {
+    if (url.host === this.seedHost) return true;
+    if (!this.options.subdomains || url.port !== this.seedPort) return false;
+    const base = this.seedHostname.replace(/^www\./, '');
+    return url.hostname === base || url.hostname.endsWith(`.${base}`);
+  }
+}
+
+function parseHttp(url: string): URL | undefined {
+  try {
+    const parsed = new URL(url);
+    return parsed.protocol === 'http:' || parsed.protocol === 'https:' ? parsed : undefined;
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,239 @@
+// Crawl state in SQLite (.sitemirror/state.db): one record per URL, the link graph, the path registry, runs.
+import Database from 'better-sqlite3';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { SitemirrorError } from './errors.js';
+import type { ExpectedType, ReferenceKind, SkipReason } from './types.js';
+
+export type UrlState = 'queued' | 'done' | 'failed' | 'skipped' | 'redirected';
+
+export interface UrlRecord {
+  id: number;
+  url: string;
+  kind: ReferenceKind;
+  expected: ExpectedType;
+  depth: number;
+  found_from: number | null;
+  state: UrlState;
+  skip_reason: SkipReason | null;
+  http_status: number | null;
+  content_type: string | null;
+  /** The charset the origin declared in Content-Type, to decode the kept raw body the same way later. */
+  charset: string | null;
+  etag: string | null;
+  last_modified: string | null;
+  /** sha256 of the origin body. */
+  sha256: string | null;
+  /** sha256 of the file written to the mirror (after rewriting). */
+  file_sha256: string | null;
+  bytes: number | null;
+  /** Where links to this URL point: its own file, or its redirect target's. */
+  local_path: string | null;
+  /** The file this URL itself owns (its body, or a redirect file). */
+  own_path: string | null;
+  expected_path: string;
+  redirect_to: number | null;
+  error_code: string | null;
+  error_message: string | null;
+  fetched_at: string | null;
+  title: string | null;
+}
+
+export interface NewUrl {
+  url: string;
+  kind: ReferenceKind;
+  expected: ExpectedType;
+  depth: number;
+  foundFrom: number | null;
+  expectedPath: string;
+}
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS urls (
+  id INTEGER PRIMARY KEY,
+  url TEXT NOT NULL UNIQUE,
+  kind TEXT NOT NULL,
+  expected TEXT NOT NULL,
+  depth INTEGER NOT NULL,
+  found_from INTEGER,
+  state TEXT NOT NULL,
+  skip_reason TEXT,
+  http_status INTEGER,
+  content_type TEXT,
+  charset TEXT,
+  etag TEXT,
+  last_modified TEXT,
+  sha256 TEXT,
+  file_sha256 TEXT,
+  bytes INTEGER,
+  local_path TEXT,
+  own_path TEXT,
+  expected_path TEXT NOT NULL,
+  redirect_to INTEGER,
+  error_code TEXT,
+  error_message TEXT,
+  fetched_at TEXT,
+  title TEXT
+);
+CREATE INDEX IF NOT EXISTS urls_queued ON urls (state, kind, depth, id);
+CREATE TABLE IF NOT EXISTS links (
+  from_id INTEGER NOT NULL,
+  to_id INTEGER NOT NULL,
+  assumed_path TEXT,
+  PRIMARY KEY (from_id, to_id)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS links_to ON links (to_id);
+CREATE TABLE IF NOT EXISTS paths (path_key TEXT PRIMARY KEY, url_id INTEGER NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS runs (
+  id INTEGER PRIMARY KEY,
+  command TEXT NOT NULL,
+  started_at TEXT NOT NULL,
+  finished_at TEXT,
+  summary TEXT
+);
+`;
+
+/** Paths are compared case-folded, so a mirror copied to a case-insensitive disk never loses a file. */
+function pathKey(path: string): string {
+  return path.normalize('NFC').toLowerCase();
+}
+
+export class CrawlState {
+  private readonly db: Database.Database;
+  private readonly statements;
+
+  constructor(stateDir: string) {
+    mkdirSync(stateDir, { recursive: true });
+    try {
+      this.db = new Database(join(stateDir, 'state.db'));
+      this.db.pragma('journal_mode = WAL');
+      this.db.pragma('synchronous = NORMAL');
+      this.db.exec(SCHEMA);
+    } catch (error) {
+      throw new SitemirrorError('STATE', `cannot open the crawl state in ${stateDir}: ${(error as Error).message}`, { cause: error });
+    }
+    const db = this.db;
+    this.statements = {
+      getMeta: db.prepare<[string], { value: string }>('SELECT value FROM meta WHERE key = ?'),
+      setMeta: db.prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value'),
+      byUrl: db.prepare<[string], UrlRecord>('SELECT * FROM urls WHERE url = ?'),
+      byId: db.prepare<[number], UrlRecord>('SELECT * FROM urls WHERE id = ?'),
+      insert: db.prepare(
+        `INSERT INTO urls (url, kind, expected, depth, found_from, state, expected_path) VALUES (@url, @kind, @expected, @depth, @foundFrom, 'queued', @expectedPath) ON CONFLICT (url) DO NOTHING`,
+      ),
+      insertSkipped: db.prepare(
+        `INSERT INTO urls (url, kind, expected, depth, found_from, state, skip_reason, expected_path) VALUES (@url, @kind, @expected, @depth, @foundFrom, 'skipped', @reason, @expectedPath) ON CONFLICT (url) DO NOTHING`,
+      ),
+      requeue: db.prepare(`UPDATE urls SET state = 'queued', skip_reason = NULL, depth = @depth, kind = @kind WHERE id = @id`),
+      queued: db.prepare<[], Pick<UrlRecord, 'id' | 'url' | 'kind' | 'depth'>>(
+        `SELECT id, url, kind, depth FROM urls WHERE state = 'queued' ORDER BY depth, id`,
+      ),
+      claimPath: db.prepare('INSERT INTO paths (path_key, url_id) VALUES (?, ?) ON CONFLICT (path_key) DO NOTHING'),
+      pathOwner: db.prepare<[string], { url_id: number }>('SELECT url_id FROM paths WHERE path_key = ?'),
+      link: db.prepare('INSERT INTO links (from_id, to_id, assumed_path) VALUES (?, ?, ?) ON CONFLICT DO UPDATE SET assumed_path = excluded.assumed_path'),
+      clearLinks: db.prepare('DELETE FROM links WHERE from_id = ?'),
+      unsettled: db.prepare<[], { from_id: number }>(
+        `SELECT DISTINCT l.from_id FROM links l JOIN urls t ON t.id = l.to_id
+         WHERE l.assumed_path IS NOT t.local_path OR (t.state NOT IN ('done', 'redirected') AND l.assumed_path IS NOT NULL)`,
+      ),
+      countPagesQueuedOrDone: db.prepare<[], { n: number }>(
+        `SELECT count(*) AS n FROM urls WHERE kind = 'page' AND state IN ('queued', 'done', 'redirected', 'failed')`,
+      ),
+      startRun: db.prepare(`INSERT INTO runs (command, started_at) VALUES (?, ?)`),
+      finishRun: db.prepare(`UPDATE runs SET finished_at = ?, summary = ? WHERE id = ?`),
+    };
+  }
+
+  getMeta(key: string): string | undefined {
+    return this.statements.getMeta.get(key)?.value;
+  }
+
+  setMeta(key: string, value: string): void {
+    this.statements.setMeta.run(key, value);
+  }
+
+  get(url: string): UrlRecord | undefined {
+    return this.statements.byUrl.get(url);
+  }
+
+  getById(id: number): UrlRecord | undefined {
+    return this.statements.byId.get(id);
+  }
+
+  /** Adds a URL to the frontier unless it is known; returns its id when it was added. */
+  enqueue(entry: NewUrl): number | undefined {
+    const result = this.statements.insert.run(entry);
+    return result.changes === 0 ? undefined : Number(result.lastInsertRowid);
+  }
+
+  recordSkip(entry: NewUrl, reason: SkipReason): void {
+    this.statements.insertSkipped.run({ ...entry, reason });
+  }
+
+  /** Puts a skipped URL back in the frontier (it was found again by a shorter path). */
+  requeue(id: number, depth: number, kind: ReferenceKind): void {
+    this.statements.requeue.run({ id, depth, kind });
+  }
+
+  /** Every URL still to fetch, breadth first (for a resumed crawl). */
+  queued(): Pick<UrlRecord, 'id' | 'url' | 'kind' | 'depth'>[] {
+    return this.statements.queued.all();
+  }
+
+  update(id: number, fields: Partial<Omit<UrlRecord, 'id' | 'url'>>): void {
+    const names = Object.keys(fields);
+    if (names.length === 0) return;
+    const sql = `UPDATE urls SET ${names.map((name) => `${name} = @${name}`).join(', ')} WHERE id = @id`;
+    this.db.prepare(sql).run({ ...fields, id });
+  }
+
+  /** Gives `path` to the URL, or tells which other URL already owns it (paths compare case-folded). */
+  claimPath(path: string, urlId: number): boolean {
+    const key = pathKey(path);
+    this.statements.claimPath.run(key, urlId);
+    return this.statements.pathOwner.get(key)?.url_id === urlId;
+  }
+
+  /** The URL that owns a path, if any. */
+  pathOwner(path: string): number | undefined {
+    return this.statements.pathOwner.get(pathKey(path))?.url_id;
+  }
+
+  /** Replaces a document's outgoing links with the ones it was just written with. */
+  setLinks(fromId: number, links: Map<number, string | null>): void {
+    this.transaction(() => {
+      this.statements.clearLinks.run(fromId);
+      for (const [toId, assumedPath] of links) this.statements.link.run(fromId, toId, assumedPath);
+    });
+  }
+
+  /** Documents written with a link whose target later landed elsewhere, failed, or was skipped. */
+  unsettledDocuments(): number[] {
+    return this.statements.unsettled.all().map((row) => row.from_id);
+  }
+
+  countPages(): number {
+    return this.statements.countPagesQueuedOrDone.get()?.n ?? 0;
+  }
+
+  startRun(command: string): number {
+    return Number(this.statements.startRun.run(command, new Date().toISOString()).lastInsertRowid);
+  }
+
+  finishRun(runId: number, summary: unknown): void {
+    this.statements.finishRun.run(new Date().toISOString(), JSON.stringify(summary), runId);
+  }
+
+  transaction<T>(work: () => T): T {
+    return this.db.transaction(work)();
+  }
+
+  all(sql: string, ...params: unknown[]): unknown[] {
+    return this.db.prepare(sql).all(...params);
+  }
+
+  close(): void {
+    this.db.close();
+  }
+}

@@ -1,0 +1,95 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import iconv from 'iconv-lite';
+import { decodeStylesheet, parseStylesheet } from '../src/css.js';
+import { decodeHtml, parseHtml } from '../src/html.js';
+
+const MIXED = '한국어 Українська 中文 Élan';
+const JAPANESE = '日本語のページ';
+const utf8Page = (head = '') => `<!DOCTYPE html><html><head>${head}<title>${MIXED}</title></head><body><p>${MIXED}</p></body></html>`;
+const bytes = (text: string, encoding: string): Buffer => iconv.encode(text, encoding);
+
+describe('decodeHtml: WHATWG encoding sniffing (E-03)', () => {
+  it('uses the HTTP charset', () => {
+    assert.deepEqual(decodeHtml(Buffer.from(utf8Page()), 'utf-8'), { text: utf8Page(), encoding: 'UTF-8' });
+  });
+
+  it('uses <meta charset> when the header has none', () => {
+    const html = utf8Page('<meta charset="utf-8">');
+    assert.deepEqual(decodeHtml(Buffer.from(html)), { text: html, encoding: 'UTF-8' });
+  });
+
+  it('reads undeclared bytes that are valid UTF-8 as UTF-8 (never re-encoding them as Latin-1)', () => {
+    assert.deepEqual(decodeHtml(Buffer.from(utf8Page())), { text: utf8Page(), encoding: 'UTF-8' });
+  });
+
+  it('reads ISO-8859-1 from the header as windows-1252, as browsers do', () => {
+    const html = '<html><body>Café – “quoted”</body></html>';
+    const result = decodeHtml(bytes(html, 'windows-1252'), 'ISO-8859-1');
+    assert.deepEqual(result, { text: html, encoding: 'windows-1252' });
+  });
+
+  it('guesses windows-1252 for undeclared bytes that are not valid UTF-8', () => {
+    const html = '<p>Élan vital, déjà vu</p>';
+    assert.deepEqual(decodeHtml(bytes(html, 'latin1')), { text: html, encoding: 'windows-1252' });
+  });
+
+  it('decodes Shift_JIS declared only in <meta http-equiv>', () => {
+    const html = `<html><head><meta http-equiv="Content-Type" content="text/html; charset=shift_jis"></head><body>${JAPANESE}</body></html>`;
+    assert.deepEqual(decodeHtml(bytes(html, 'Shift_JIS')), { text: html, encoding: 'Shift_JIS' });
+  });
+
+  it('decodes GB2312 (as its superset GBK)', () => {
+    const html = '<html><head><meta charset="gb2312"></head><body>中文页面</body></html>';
+    assert.deepEqual(decodeHtml(bytes(html, 'gbk')), { text: html, encoding: 'GBK' });
+    assert.equal(decodeHtml(bytes('<p>中文</p>', 'gbk'), 'GB2312').text, '<p>中文</p>');
+  });
+
+  it('lets a byte order mark override a wrong header', () => {
+    const body = Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(utf8Page())]);
+    assert.deepEqual(decodeHtml(body, 'iso-8859-1'), { text: utf8Page(), encoding: 'UTF-8' });
+    const utf16 = Buffer.concat([Buffer.from([0xff, 0xfe]), bytes('<p>é</p>', 'utf-16le')]);
+    assert.equal(decodeHtml(utf16, 'utf-8').text, '<p>é</p>');
+  });
+
+  it('lets the header win over <meta>, and ignores an unknown header label', () => {
+    const html = '<meta charset="shift_jis"><p>Café</p>';
+    assert.equal(decodeHtml(Buffer.from(html), 'utf-8').text, html);
+    assert.equal(decodeHtml(Buffer.from(html), 'no-such-charset').encoding, 'Shift_JIS');
+  });
+
+  it('writes a Shift_JIS page out as UTF-8 text that says utf-8 and keeps its Japanese', () => {
+    const html = `<html><head><meta http-equiv="Content-Type" content="text/html; charset=Shift_JIS"><title>${JAPANESE}</title></head><body><a href="ページ.html#見出し">${JAPANESE}</a></body></html>`;
+    const { text } = decodeHtml(bytes(html, 'Shift_JIS'));
+    const doc = parseHtml(text, 'http://host/');
+    assert.equal(doc.title, JAPANESE);
+    assert.deepEqual(doc.references.map((ref) => ref.url), ['http://host/%E3%83%9A%E3%83%BC%E3%82%B8.html']);
+    const out = doc.serialize(() => null, { canonicalUrl: null });
+    assert.ok(out.includes(`<title>${JAPANESE}</title>`));
+    assert.ok(out.includes('#見出し'));
+    assert.ok(out.includes('<meta charset="utf-8">'));
+    assert.ok(!/shift_jis/i.test(out));
+  });
+});
+
+describe('decodeStylesheet: CSS Syntax §3.2', () => {
+  const css = '@charset "iso-8859-1";\n.a:after { content: "Café" }';
+
+  it('uses @charset when there is no BOM or header, and serialises it as utf-8', () => {
+    const text = decodeStylesheet(bytes(css, 'latin1'));
+    assert.equal(text, css);
+    assert.equal(parseStylesheet(text, 'http://host/a.css').serialize(() => null), css.replace('iso-8859-1', 'utf-8'));
+  });
+
+  it('prefers a BOM, then the header, over @charset', () => {
+    assert.equal(decodeStylesheet(Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(css)]), 'iso-8859-1'), css);
+    assert.equal(decodeStylesheet(Buffer.from(css), 'utf-8'), css);
+  });
+
+  it("falls back to the referring document's encoding, then UTF-8", () => {
+    const plain = '.a:after { content: "Café" }';
+    assert.equal(decodeStylesheet(bytes(plain, 'latin1'), undefined, 'windows-1252'), plain);
+    assert.equal(decodeStylesheet(Buffer.from(plain)), plain);
+    assert.equal(decodeStylesheet(bytes(`@charset "shift_jis";a{content:"${JAPANESE}"}`, 'Shift_JIS'), undefined, 'utf-8'), `@charset "shift_jis";a{content:"${JAPANESE}"}`);
+  });
+});

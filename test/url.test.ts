@@ -1,0 +1,34 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { fragmentOf, normalizeUrl, resolveUrl } from '../src/url.ts';
+
+describe('normalizeUrl', () => {
+  const cases: [string, string, string][] = [
+    ['drops the fragment', 'http://h/a#x', 'http://h/a'],
+    ['lower-cases scheme and host', 'HTTP://Example.COM/A', 'http://example.com/A'],
+    ['removes the default port', 'http://h:80/a', 'http://h/a'],
+    ['removes the https default port', 'https://h:443/a', 'https://h/a'],
+    ['keeps another port', 'http://h:8080/a', 'http://h:8080/a'],
+    ['resolves dot segments', 'http://h/a/./b/../c', 'http://h/a/c'],
+    ['upper-cases percent-escapes', 'http://h/a%2fb', 'http://h/a%2Fb'],
+    ['decodes escaped unreserved characters', 'http://h/%7Euser/%41', 'http://h/~user/A'],
+    ['normalises escapes in the query', 'http://h/?q=%7e%2f', 'http://h/?q=~%2F'],
+    ['drops an empty query', 'http://h/p?', 'http://h/p'],
+    ['keeps the query order', 'http://h/?b=1&a=2', 'http://h/?b=1&a=2'],
+    ['encodes raw spaces', 'http://h/with spaces .html', 'http://h/with%20spaces%20.html'],
+  ];
+  for (const [name, input, expected] of cases) it(name, () => assert.equal(normalizeUrl(input), expected));
+});
+
+describe('resolveUrl', () => {
+  it('resolves relative references against the base', () => assert.equal(resolveUrl('../b/c.html', 'http://h/a/x.html'), 'http://h/b/c.html'));
+  it('treats the scheme case-insensitively', () => assert.equal(resolveUrl('htTp://h/second.html', 'http://h/'), 'http://h/second.html'));
+  it('removes CR and LF inside a reference (WHATWG)', () => assert.equal(resolveUrl('http://h/second\r\npage.html', 'http://h/'), 'http://h/secondpage.html'));
+  for (const reference of ['mailto:a@b', 'javascript:void(0)', 'data:text/plain,x', 'file:///etc/passwd', 'ftp://h/x', '', '   ', 'http://'])
+    it(`returns null for ${JSON.stringify(reference)}`, () => assert.equal(resolveUrl(reference, 'http://h/'), null));
+});
+
+describe('fragmentOf', () => {
+  it('returns the fragment with its #', () => assert.equal(fragmentOf('a.html#x'), '#x'));
+  it('returns an empty string without one', () => assert.equal(fragmentOf('a.html'), ''));
+});
