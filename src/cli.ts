@@ -3,6 +3,50 @@ import { parseCrawlArgs, VERSION } from './config.js';
 import { crawl } from './crawler.js';
 import { SitemirrorError, UsageError, messageOf } from './errors.js';
 import { Reporter } from './report.js';
+import { serveMirror } from './serve.js';
+import { verifyMirror } from './verify.js';
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import type { Writable } from 'node:stream';
+
+type Io = { out: Writable & { isTTY?: boolean }; err: Writable & { isTTY?: boolean } };
+
+function parseCommandArgs(command: string, args: string[], options: NonNullable<ParseArgsConfig['options']>) {
+  try {
+    const parsed = parseArgs({ args, options, allowPositionals: true, strict: true });
+    if (parsed.positionals.length !== 1) throw new UsageError(`${command} takes one folder: sitemirror ${command} <dir>`);
+    return { dir: parsed.positionals[0]!, values: parsed.values };
+  } catch (error) {
+    throw error instanceof UsageError ? error : new UsageError((error as Error).message);
+  }
+}
+
+async function verifyCommand(args: string[], io: Io): Promise<number> {
+  const { dir, values } = parseCommandArgs('verify', args, { json: { type: 'boolean' } });
+  const result = await verifyMirror(dir);
+  if (values.json) {
+    io.out.write(`${JSON.stringify(result)}\n`);
+  } else {
+    for (const problem of result.problems) io.out.write(`${problem.kind}: ${problem.path}: ${problem.detail}\n`);
+    io.out.write(
+      `${result.problems.length === 0 ? 'OK' : 'FAILED'}: ${result.filesChecked} files and ${result.linksChecked} local links checked, ${result.problems.length} problems\n`,
+    );
+  }
+  return result.problems.length === 0 ? EXIT_OK : EXIT_ERRORS;
+}
+
+async function serveCommand(args: string[], io: Io): Promise<number> {
+  const { dir, values } = parseCommandArgs('serve', args, { port: { type: 'string', short: 'p' } });
+  const port = values.port === undefined ? 8080 : Number(values.port);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port must be a port number, not ${String(values.port)}`);
+  const server = await serveMirror(dir, port);
+  io.err.write(`sitemirror: serving ${dir} at ${server.url} (Ctrl-C to stop)\n`);
+  await new Promise<void>((done) => {
+    process.once('SIGINT', done);
+    process.once('SIGTERM', done);
+  });
+  await server.close();
+  return EXIT_OK;
+}
 
 export const EXIT_OK = 0;
 export const EXIT_ERRORS = 1;
@@ -12,6 +56,8 @@ const HELP = `sitemirror ${VERSION}: mirror a website into a browsable offline c
 
 Usage:
   sitemirror crawl <url> [options]    mirror a site into --output (default ./output); resumes an interrupted crawl
+  sitemirror verify <dir> [--json]    prove the mirror is whole: every file matches its recorded hash, every local link resolves
+  sitemirror serve <dir> [--port N]   serve the mirror on 127.0.0.1 for a look in a browser
 
 Scope:
   -d, --depth N            link hops from the seed (default: unlimited; requisites do not count)
@@ -49,7 +95,7 @@ Output:
 Exit codes: 0 success, 1 the crawl finished with errors (listed in the summary and the report), 2 bad usage.
 `;
 
-export async function main(argv: string[], io = { out: process.stdout, err: process.stderr }): Promise<number> {
+export async function main(argv: string[], io: Io = { out: process.stdout, err: process.stderr }): Promise<number> {
   const [command, ...rest] = argv;
   if (command === undefined || command === '-h' || command === '--help' || command === 'help') {
     io.out.write(HELP);
@@ -81,6 +127,8 @@ export async function main(argv: string[], io = { out: process.stdout, err: proc
         process.off('SIGTERM', interrupt);
       }
     }
+    if (command === 'verify') return await verifyCommand(rest, io);
+    if (command === 'serve') return await serveCommand(rest, io);
     throw new UsageError(`unknown command: ${command} (try sitemirror --help)`);
   } catch (error) {
     io.err.write(`sitemirror: ${messageOf(error)}\n`);

@@ -317,16 +317,17 @@ class Crawler {
       const targetPath = target?.state === 'done' ? target.local_path : null;
       if (targetPath === record.local_path && record.own_path !== null) continue;
       let ownPath: string | null = null;
+      let ownHash: string | null = null;
       if (targetPath !== null && target && isHtmlType(target.content_type ?? '')) {
         const candidate = localPathFor(record.url, 'text/html');
         if (candidate !== targetPath && this.state.claimPath(candidate, record.id)) {
           const href = relativeHref(candidate, targetPath);
           const html = `<!doctype html>\n<meta charset="utf-8">\n<title>Moved</title>\n<meta http-equiv="refresh" content="0; url=${escapeAttribute(href)}">\n<link rel="canonical" href="${escapeAttribute(target.url)}">\n<p>This page has moved to <a href="${escapeAttribute(href)}">${escapeAttribute(target.url)}</a>.</p>\n`;
-          await this.store.write(candidate, html);
+          ownHash = await this.store.write(candidate, html);
           ownPath = candidate;
         }
       }
-      this.state.update(record.id, { local_path: targetPath, own_path: ownPath });
+      this.state.update(record.id, { local_path: targetPath, own_path: ownPath, file_sha256: ownHash });
     }
   }
 

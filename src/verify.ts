@@ -1,0 +1,96 @@
+// Proves a mirror whole: every recorded file matches its hash, every local link in the mirror opens a file.
+import { existsSync, statSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { join, resolve, sep } from 'node:path';
+import { parseStylesheet } from './css.js';
+import { SitemirrorError } from './errors.js';
+import { parseHtml } from './html.js';
+import { CrawlState, type UrlRecord } from './state.js';
+import { STATE_DIR, sha256 } from './store.js';
+
+export interface VerifyProblem {
+  kind: 'missing-file' | 'hash-mismatch' | 'broken-link';
+  /** The mirror-relative file concerned. */
+  path: string;
+  detail: string;
+}
+
+export interface VerifyResult {
+  filesChecked: number;
+  linksChecked: number;
+  problems: VerifyProblem[];
+}
+
+/** A base that no real link uses, so a relative link resolves to it and an absolute origin URL does not. */
+const MIRROR_BASE = 'http://mirror.sitemirror.invalid/';
+
+export async function verifyMirror(outputDir: string): Promise<VerifyResult> {
+  const root = resolve(outputDir);
+  if (!existsSync(join(root, STATE_DIR, 'state.db'))) {
+    throw new SitemirrorError('USAGE', `${outputDir} holds no sitemirror state (.sitemirror/state.db): not a mirror`);
+  }
+  const state = new CrawlState(join(root, STATE_DIR));
+  try {
+    const records = state.all(`SELECT * FROM urls WHERE own_path IS NOT NULL AND file_sha256 IS NOT NULL ORDER BY own_path`) as UrlRecord[];
+    const problems: VerifyProblem[] = [];
+    let linksChecked = 0;
+    for (const record of records) {
+      const path = record.own_path!;
+      const bytes = await readFile(join(root, path)).catch(() => undefined);
+      if (bytes === undefined) {
+        problems.push({ kind: 'missing-file', path, detail: `the file for ${record.url} is missing` });
+        continue;
+      }
+      if (sha256(bytes) !== record.file_sha256) {
+        problems.push({ kind: 'hash-mismatch', path, detail: `the file for ${record.url} changed since it was written` });
+      }
+      const links = localLinks(path, bytes, record.content_type ?? '');
+      linksChecked += links.length;
+      for (const link of links) {
+        if (!isFileInside(root, link.target)) problems.push({ kind: 'broken-link', path, detail: `${link.href} does not open a file in the mirror` });
+      }
+    }
+    return { filesChecked: records.length, linksChecked, problems };
+  } finally {
+    state.close();
+  }
+}
+
+interface LocalLink {
+  href: string;
+  /** Mirror-relative path the link opens. */
+  target: string;
+}
+
+/** The links of an HTML page or stylesheet that point into the mirror, resolved as a browser would from disk. */
+function localLinks(path: string, bytes: Buffer, contentType: string): LocalLink[] {
+  const base = MIRROR_BASE + path.split('/').map(encodeURIComponent).join('/');
+  let urls: string[];
+  if (contentType === 'text/html' || contentType === 'application/xhtml+xml' || path.endsWith('.html')) {
+    urls = parseHtml(bytes.toString('utf8'), base).references.map((reference) => reference.url);
+  } else if (contentType === 'text/css') {
+    urls = parseStylesheet(bytes.toString('utf8'), base).references.map((reference) => reference.url);
+  } else {
+    return [];
+  }
+  return urls
+    .filter((url) => url.startsWith(MIRROR_BASE))
+    .map((url) => {
+      const pathname = new URL(url).pathname;
+      return { href: url.slice(MIRROR_BASE.length), target: safeDecode(pathname).slice(1) };
+    });
+}
+
+function safeDecode(pathname: string): string {
+  try {
+    return decodeURIComponent(pathname);
+  } catch {
+    return pathname;
+  }
+}
+
+function isFileInside(root: string, relativePath: string): boolean {
+  const target = resolve(root, relativePath);
+  if (!target.startsWith(root + sep)) return false;
+  return existsSync(target) && statSync(target).isFile();
+}
