@@ -61,7 +61,7 @@ Usage:
 
 Scope:
   -d, --depth N            link hops from the seed (default: unlimited; requisites do not count)
-      --max-pages N        fetch at most N HTML pages
+      --max-pages N        follow at most N page links, the seed included
       --subdomains         also crawl subdomains of the seed's host
       --no-parent          stay below the seed's folder
       --path-prefix P      only crawl pages whose path starts with P
