@@ -87,7 +87,7 @@ Fetching:
 Output:
   -o, --output DIR         the mirror folder (default ./output)
       --no-canonical       do not add <link rel="canonical"> to mirrored pages
-      --keep-error-pages   (reserved) keep the bodies of 4xx/5xx answers
+      --keep-error-pages   save the bodies of 4xx/5xx answers and link to them (they still count as errors)
       --json               machine-readable events on stdout, one JSON object per line
   -q, --quiet              no progress or summary unless something failed
   -h, --help               this help

@@ -3,13 +3,13 @@ import { join } from 'node:path';
 import type { CrawlOptions } from './config.js';
 import { isHtmlType, openDocument } from './documents.js';
 import { HttpStatusError, SitemirrorError, errorCodeOf, messageOf } from './errors.js';
-import { HttpFetcher, withRetries } from './fetch.js';
+import { HttpFetcher, HttpResponseError, withRetries } from './fetch.js';
 import { Frontier, type FrontierItem } from './frontier.js';
 import { effectiveMediaType } from './mediatype.js';
-import { disambiguate, localPathFor, relativeHref } from './paths.js';
+import { disambiguate, localPathFor, preferredAlias, relativeHref } from './paths.js';
 import { HostLimiter } from './politeness.js';
 import type { CrawlSummary, FailedUrl, Reporter } from './report.js';
-import { RobotsCache } from './robots.js';
+import { RobotsCache, type RobotsPolicy } from './robots.js';
 import { Scope } from './scope.js';
 import { collectSitemapUrls } from './sitemaps.js';
 import { CrawlState, type UrlRecord } from './state.js';
@@ -47,8 +47,8 @@ class Crawler {
   private readonly failed: FailedUrl[] = [];
   private readonly startedAt = Date.now();
   private stoppedBecause: string | undefined;
-  /** Redirects followed to reach a URL, so an endless chain of fresh URLs still ends. */
-  private readonly redirectHops = new Map<number, number>();
+  /** Redirects followed to reach a URL and the URL the chain started at, so an endless chain of fresh URLs still ends. */
+  private readonly redirectHops = new Map<number, { hops: number; from: string }>();
 
   constructor(
     private readonly options: CrawlOptions,
@@ -89,6 +89,7 @@ class Crawler {
 
     const seed = this.frontier.offer(this.options.seed, 'page', 'html', null);
     if ('skipped' in seed) throw new SitemirrorError('USAGE', `the seed ${this.options.seed} is not in scope (${seed.skipped})`);
+    await this.refuseDisallowedSeed();
     if (this.options.sitemaps) await this.addSitemapUrls();
 
     const workers = Array.from({ length: this.options.concurrency }, () => this.work());
@@ -100,6 +101,21 @@ class Crawler {
     this.state.finishRun(runId, summary);
     await this.store.writeReport(`run-${runId}.json`, `${JSON.stringify(summary, null, 2)}\n`);
     return summary;
+  }
+
+  /**
+   * robots.txt wins over an explicit seed (B-01 b; wget2 fetches it anyway): a disallowed seed ends the run before
+   * anything else is fetched, with one clear line. An unreachable robots.txt is left to visit(), which records it.
+   */
+  private async refuseDisallowedSeed(): Promise<void> {
+    const seed = this.options.seed;
+    const robots = await this.robotsPolicy(seed);
+    if (robots.isAllowed(seed) || robots.source === 'unreachable') return;
+    const robotsUrl = new URL('/robots.txt', seed).href;
+    throw new SitemirrorError(
+      'ROBOTS_DISALLOWED',
+      `the seed ${seed} is disallowed by robots.txt (${robotsUrl}); nothing was fetched (--ignore-robots overrides this; use it only with the site owner's consent)`,
+    );
   }
 
   private stop(reason: string): void {
@@ -130,12 +146,18 @@ class Crawler {
 
   /** The life of one URL: robots, fetch, then either the body or the redirect target joins the mirror. */
   private async visit(item: FrontierItem): Promise<void> {
-    if (!(await this.isAllowedByRobots(item.url))) return this.skip(item.id, item.url, 'robots');
+    const robots = await this.robotsPolicy(item.url);
+    if (!robots.isAllowed(item.url)) {
+      // RFC 9309 §2.3.1.4: an unreachable robots.txt is the origin failing, not its owner refusing, so it is an error.
+      if (robots.source === 'unreachable') return this.fail(item.id, item.url, robotsUnavailable(item.url));
+      return this.skip(item.id, item.url, 'robots');
+    }
     const source = await this.fetch(item);
     if (source === undefined) return;
     const hop = source.redirectChain[0];
-    if (hop === undefined) return this.process(this.state.getById(item.id)!, source);
-    this.followRedirect(item, hop.status, hop.location);
+    if (hop !== undefined) return this.followRedirect(item, hop.status, hop.location);
+    await this.process(this.state.getById(item.id)!, source);
+    if (source.status >= 400) this.recordErrorPage(item.id, item.url, source.status);
   }
 
   /**
@@ -143,9 +165,13 @@ class Crawler {
    * link hop, so the depth stays). The redirecting URL records where it leads; links to it are settled at the end.
    */
   private followRedirect(item: FrontierItem, status: number, location: string): void {
-    const hops = (this.redirectHops.get(item.id) ?? 0) + 1;
+    const chain = this.redirectHops.get(item.id);
+    const hops = (chain?.hops ?? 0) + 1;
+    const from = chain?.from ?? item.url;
     if (hops > this.options.maxRedirects) {
-      return this.fail(item.id, item.url, new SitemirrorError('TOO_MANY_REDIRECTS', `more than ${this.options.maxRedirects} redirects to reach ${location}`));
+      // Reported under the URL the link pointed at, which is the one a user knows.
+      const message = `more than ${this.options.maxRedirects} redirects from ${from} (stopped at ${item.url} → ${location})`;
+      return this.fail(item.id, from, new SitemirrorError('TOO_MANY_REDIRECTS', message));
     }
     const record = this.state.getById(item.id)!;
     const parent = { id: item.id, depth: item.kind === 'page' ? item.depth - 1 : item.depth };
@@ -159,7 +185,7 @@ class Crawler {
     if (this.leadsBackTo(target, item.id)) {
       return this.fail(item.id, item.url, new SitemirrorError('REDIRECT_LOOP', `redirect loop: ${item.url} leads back to itself through ${target.url}`));
     }
-    this.redirectHops.set(target.id, hops);
+    this.redirectHops.set(target.id, { hops, from });
     this.state.update(item.id, { state: 'redirected', redirect_to: target.id, http_status: status });
     this.reporter.redirected(item.url, target.url);
   }
@@ -174,12 +200,12 @@ class Crawler {
     return true;
   }
 
-  private async isAllowedByRobots(url: string): Promise<boolean> {
+  private async robotsPolicy(url: string): Promise<RobotsPolicy> {
     const policy = await this.robots.policyFor(url);
     if (policy.crawlDelayMs !== undefined) {
       this.limiter.setHostDelay(hostKey(url), Math.min(policy.crawlDelayMs, this.options.maxCrawlDelayMs));
     }
-    return policy.isAllowed(url);
+    return policy;
   }
 
   private async fetch(item: FrontierItem): Promise<PageSource | undefined> {
@@ -197,6 +223,9 @@ class Crawler {
         },
       );
     } catch (error) {
+      // --keep-error-pages: a 4xx/5xx body joins the mirror like any page; visit() still counts the URL as failed.
+      const errorPage = this.options.keepErrorPages && error instanceof HttpResponseError && error.status >= 400 ? error.asPageSource(item.url) : undefined;
+      if (errorPage) return errorPage;
       this.fail(item.id, item.url, error);
       return undefined;
     }
@@ -225,7 +254,10 @@ class Crawler {
       return;
     }
     const path = claim.path;
-    const document = openDocument(
+    // Recorded before any await, so an alias with the same bytes processed meanwhile shares this file (R-08).
+    this.state.update(record.id, { sha256: bodyHash, own_path: path });
+    // A real 0-byte answer is kept as 0 bytes (L-05): no links to rewrite, and no canonical added to nothing.
+    const document = source.body.length === 0 ? null : openDocument(
       { url: source.finalUrl, mediaType, charset: source.charset, body: source.body, robotsHeader: source.headers['x-robots-tag'] },
       { canonical: this.options.canonical, dropScripts: source.via === 'browser' && !this.options.keepScripts },
     );
@@ -233,7 +265,8 @@ class Crawler {
     if (document) {
       const parent = { id: record.id, depth: record.depth };
       for (const reference of document.references) {
-        if (reference.kind === 'page' && document.nofollow) continue;
+        // Links of a kept error page are not followed (a soft-404 can link on forever); its requisites are fetched.
+        if (reference.kind === 'page' && (document.nofollow || source.status >= 400)) continue;
         this.frontier.offer(reference.url, reference.kind, reference.expected, parent);
       }
       bytes = this.render(record.id, path, document.render.bind(document));
@@ -277,7 +310,8 @@ class Crawler {
     const path = localPathFor(record.url, mediaType);
     if (this.state.claimPath(path, record.id)) return { path };
     const owner = this.state.getById(this.state.pathOwner(path)!);
-    if (owner?.state === 'done' && owner.sha256 === bodyHash && owner.local_path === path) return { path, sharedWith: owner };
+    const ownerSettled = owner?.state === 'done' || owner?.state === 'queued';
+    if (ownerSettled && owner?.sha256 === bodyHash && owner.own_path === path) return { path, sharedWith: owner };
     const alternative = disambiguate(path, record.url);
     this.state.claimPath(alternative, record.id);
     return { path: alternative };
@@ -285,6 +319,7 @@ class Crawler {
 
   /** Final pass: links written before their target's outcome was known are rewritten against the final records. */
   private async settleLinks(): Promise<number> {
+    await this.settleSharedFiles();
     let rewritten = 0;
     for (let pass = 0; pass < SETTLEMENT_PASSES; pass++) {
       await this.writeRedirectFiles();
@@ -306,6 +341,46 @@ class Crawler {
       }
     }
     return rewritten;
+  }
+
+  /**
+   * A file shared by aliases with identical bytes (/ and /index.html) is named after the preferred alias, so the
+   * mirror is the same whichever was fetched first (R-08): ownership moves to it and a document is rendered again
+   * under its URL (the canonical link). Aliases also get the final file's hash.
+   */
+  private async settleSharedFiles(): Promise<void> {
+    const pairs = this.state.all(
+      `SELECT o.id AS ownerId, a.id AS aliasId FROM urls a JOIN urls o ON o.own_path = a.local_path AND o.id <> a.id
+       WHERE a.state = 'done' AND a.own_path IS NULL AND o.state = 'done' ORDER BY o.id, a.id`,
+    ) as { ownerId: number; aliasId: number }[];
+    const groups = new Map<number, number[]>();
+    for (const { ownerId, aliasId } of pairs) groups.set(ownerId, [...(groups.get(ownerId) ?? []), aliasId]);
+    for (const [ownerId, aliasIds] of groups) {
+      const members = [ownerId, ...aliasIds].map((id) => this.state.getById(id)!);
+      const owner = members[0]!;
+      const path = owner.own_path!;
+      const preferred = members.find((member) => member.url === preferredAlias(members.map((m) => m.url)))!;
+      let fileHash = owner.file_sha256;
+      if (preferred.id !== owner.id) {
+        this.state.transaction(() => {
+          this.state.update(owner.id, { own_path: null, title: null });
+          this.state.setLinks(owner.id, new Map());
+          this.state.update(preferred.id, { own_path: path, title: owner.title });
+          this.state.transferPath(path, preferred.id);
+        });
+        // Only documents name their URL inside (and only their raw bodies are kept); other files stay as they are.
+        const mediaType = preferred.content_type ?? '';
+        const isDocument = isHtmlType(mediaType) || mediaType === 'text/css';
+        const document = isDocument
+          ? openDocument(
+              { url: preferred.url, mediaType, charset: preferred.charset ?? undefined, body: await this.store.readRaw(preferred.sha256!) },
+              { canonical: this.options.canonical, dropScripts: false },
+            )
+          : null;
+        if (document) fileHash = await this.store.write(path, this.render(preferred.id, path, document.render.bind(document)));
+      }
+      for (const member of members) this.state.update(member.id, { file_sha256: fileHash });
+    }
   }
 
   /** Redirected URLs point at their target's file, and get a small HTML file of their own so old links still work. */
@@ -344,6 +419,16 @@ class Crawler {
     });
     // Sitemaps give seeds, not permission: each URL passes the same scope checks as a link.
     for (const url of urls) this.frontier.offer(url, 'page', 'html', null);
+  }
+
+  /** A kept error page: its record is 'done' (links settle to its file) and carries the error; the run still fails. */
+  private recordErrorPage(id: number, url: string, status: number): void {
+    const error = new HttpStatusError(status, url);
+    const savedAs = this.state.getById(id)?.local_path ?? undefined;
+    this.state.update(id, { error_code: error.code, error_message: error.message });
+    const failure: FailedUrl = { url, code: error.code, message: error.message, ...(savedAs === undefined ? {} : { savedAs }) };
+    this.failed.push(failure);
+    this.reporter.failed(failure);
   }
 
   private skip(id: number, url: string, reason: SkipReason): void {
@@ -395,6 +480,11 @@ class Crawler {
     await this.fetcher.close();
     this.state.close();
   }
+}
+
+function robotsUnavailable(url: string): SitemirrorError {
+  const host = new URL(url).host;
+  return new SitemirrorError('ROBOTS_UNAVAILABLE', `not fetched: robots.txt of ${host} could not be read, so the whole host is treated as disallowed (RFC 9309 §2.3.1.4)`);
 }
 
 function escapeAttribute(text: string): string {

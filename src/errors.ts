@@ -12,9 +12,11 @@ export type ErrorCode =
   | 'BAD_REDIRECT'
   | 'DECODE'
   | 'ROBOTS_UNAVAILABLE'
+  | 'ROBOTS_DISALLOWED'
   | 'WRITE'
   | 'STATE'
-  | 'BROWSER';
+  | 'BROWSER'
+  | 'LOCKED';
 
 export class SitemirrorError extends Error {
   readonly code: ErrorCode;

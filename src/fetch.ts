@@ -47,6 +47,13 @@ export class HttpResponseError extends HttpStatusError {
     this.body = extra.body;
     this.redirectChain = extra.redirectChain;
   }
+
+  /** The error page as a fetch result (for --keep-error-pages); undefined when its body could not be read. */
+  asPageSource(requestedUrl: string): PageSource | undefined {
+    if (this.body === undefined) return undefined;
+    const { contentType, charset } = parseContentType(this.headers['content-type']);
+    return { requestedUrl, finalUrl: this.finalUrl, status: this.status, headers: this.headers, contentType, charset, body: this.body, redirectChain: this.redirectChain, via: 'http' };
+  }
 }
 
 const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);

@@ -96,6 +96,16 @@ export function disambiguate(path: string, url: string): string {
 }
 
 /**
+ * Which of several URLs that share one file (aliases with identical bytes, see localPathFor) names it, so the mirror
+ * does not depend on the order they were fetched in (R-08): the shortest, then the first in code-unit order.
+ * `['http://h/a/index.html', 'http://h/a/']` ⇒ `'http://h/a/'`; `['http://h/b.html', 'http://h/b']` ⇒ `'http://h/b'`.
+ */
+export function preferredAlias(urls: readonly string[]): string {
+  if (urls.length === 0) throw new RangeError('preferredAlias needs at least one URL');
+  return urls.reduce((best, url) => (url.length < best.length || (url.length === best.length && url < best) ? url : best));
+}
+
+/**
  * The href that, written in the file `fromFile`, opens `toFile` (both root-relative paths as returned above),
  * percent-encoded for an HTML attribute or an unquoted CSS url(). A browser decodes it once, so the `%` of our
  * names becomes `%25`.

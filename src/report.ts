@@ -6,6 +6,8 @@ export interface FailedUrl {
   url: string;
   code: string;
   message: string;
+  /** Where the origin's error page was saved (--keep-error-pages). */
+  savedAs?: string;
 }
 
 export interface CrawlSummary {
@@ -121,7 +123,9 @@ export class Reporter {
     if (skipped) lines.push(`Skipped: ${skipped}.`);
     if (summary.failed.length > 0) {
       lines.push(`${summary.failed.length} failed:`);
-      for (const failure of summary.failed.slice(0, 20)) lines.push(`  ${failure.url}: ${failure.message}`);
+      for (const failure of summary.failed.slice(0, 20)) {
+        lines.push(`  ${failure.url}: ${failure.message}${failure.savedAs === undefined ? '' : ` (error page kept as ${failure.savedAs})`}`);
+      }
       if (summary.failed.length > 20) lines.push(`  … and ${summary.failed.length - 20} more in the report.`);
     }
     if (!this.options.quiet || summary.failed.length > 0) this.options.err.write(`${lines.join('\n')}\n`);

@@ -33,6 +33,7 @@ export interface UrlRecord {
   own_path: string | null;
   expected_path: string;
   redirect_to: number | null;
+  /** Why a 'failed' URL failed; on a 'done' URL, its file is a kept error page (--keep-error-pages). */
   error_code: string | null;
   error_message: string | null;
   fetched_at: string | null;
@@ -131,6 +132,7 @@ export class CrawlState {
       ),
       claimPath: db.prepare('INSERT INTO paths (path_key, url_id) VALUES (?, ?) ON CONFLICT (path_key) DO NOTHING'),
       pathOwner: db.prepare<[string], { url_id: number }>('SELECT url_id FROM paths WHERE path_key = ?'),
+      transferPath: db.prepare('UPDATE paths SET url_id = ? WHERE path_key = ?'),
       link: db.prepare('INSERT INTO links (from_id, to_id, assumed_path) VALUES (?, ?, ?) ON CONFLICT DO UPDATE SET assumed_path = excluded.assumed_path'),
       clearLinks: db.prepare('DELETE FROM links WHERE from_id = ?'),
       unsettled: db.prepare<[], { from_id: number }>(
@@ -193,6 +195,11 @@ export class CrawlState {
     const key = pathKey(path);
     this.statements.claimPath.run(key, urlId);
     return this.statements.pathOwner.get(key)?.url_id === urlId;
+  }
+
+  /** Hands a path that is already claimed to another URL (an alias that names the shared file). */
+  transferPath(path: string, urlId: number): void {
+    this.statements.transferPath.run(urlId, pathKey(path));
   }
 
   /** The URL that owns a path, if any. */

@@ -111,6 +111,19 @@ describe('HttpFetcher', () => {
       assert.equal(error.headers['content-type'], 'text/plain');
     });
 
+    it('turns an error page into a fetch result for --keep-error-pages (L-05)', async () => {
+      site.route('/error-page-410', serve('<h1>Gone</h1>', 'text/html; charset=ISO-8859-1', 410));
+      const error = await rejectsWith(fetcher.fetch(`${site.origin}/error-page-410`, { followRedirects: false }), 'HTTP_STATUS');
+      assert.ok(error instanceof HttpResponseError);
+      const page = error.asPageSource(`${site.origin}/error-page-410`);
+      assert.deepEqual(
+        { ...page, headers: undefined, body: page?.body.toString() },
+        { requestedUrl: `${site.origin}/error-page-410`, finalUrl: `${site.origin}/error-page-410`, status: 410, headers: undefined, contentType: 'text/html', charset: 'iso-8859-1', body: '<h1>Gone</h1>', redirectChain: [], via: 'http' },
+      );
+      const unread = new HttpResponseError(500, `${site.origin}/x`, undefined, { headers: {}, body: undefined, redirectChain: [] });
+      assert.equal(unread.asPageSource(`${site.origin}/x`), undefined);
+    });
+
     it('reads Retry-After on a 503, as seconds and as an HTTP-date', async () => {
       site.route('/busy-seconds', serve('busy', 'text/plain', 503, { 'retry-after': '1' }));
       const seconds = await rejectsWith(fetcher.fetch(`${site.origin}/busy-seconds`), 'HTTP_STATUS');

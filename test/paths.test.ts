@@ -2,7 +2,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import fc from 'fast-check';
-import { disambiguate, localPathFor, predictedPathFor, relativeHref } from '../src/paths.js';
+import { disambiguate, localPathFor, predictedPathFor, preferredAlias, relativeHref } from '../src/paths.js';
 import { normalizeUrl } from '../src/url.js';
 
 const HTML = 'text/html';
@@ -190,6 +190,23 @@ describe('disambiguate', () => {
   it('stays within 255 bytes', () => {
     const long = localPathFor(`http://h/${'z'.repeat(250)}`, HTML);
     assert.ok(Buffer.byteLength(disambiguate(long, 'u').split('/')[1]) <= 255);
+  });
+});
+
+describe('preferredAlias (R-08)', () => {
+  it('names a shared file after the shortest URL, then the first in code-unit order', () => {
+    assert.equal(preferredAlias(['http://h/a/index.html', 'http://h/a/']), 'http://h/a/');
+    assert.equal(preferredAlias(['http://h/b.html', 'http://h/b']), 'http://h/b');
+    assert.equal(preferredAlias(['http://h/y', 'http://h/x']), 'http://h/x');
+  });
+
+  it('does not depend on the order the aliases come in', () => {
+    fc.assert(
+      fc.property(fc.array(fc.webUrl(), { minLength: 1, maxLength: 6 }), (urls) => {
+        assert.equal(preferredAlias(urls), preferredAlias([...urls].reverse()));
+        assert.ok(urls.includes(preferredAlias(urls)));
+      }),
+    );
   });
 });
 

@@ -31,9 +31,14 @@ function cssUrls(css: string): string[] {
 
 /** Local references (not http:, data:, #, mailto:) found in HTML attributes and CSS. */
 export function localReferences(file: string, text: string): string[] {
-  if (file.endsWith('.css')) return cssUrls(text);
-  const $ = load(text);
   const refs: string[] = [];
+  if (file.endsWith('.css')) refs.push(...cssUrls(text));
+  else htmlReferences(text, refs);
+  return refs.filter((ref) => ref !== '' && !/^([a-z][a-z0-9+.-]*:|#|\/\/)/i.test(ref.replace(/^\.\//, 'x/')));
+}
+
+function htmlReferences(text: string, refs: string[]): void {
+  const $ = load(text);
   $('[href], [src], [srcset], [poster], [data], [style], [action]').each((_, element) => {
     const el = $(element);
     for (const name of ['href', 'src', 'poster', 'data', 'action']) {
@@ -50,7 +55,6 @@ export function localReferences(file: string, text: string): string[] {
     const match = /url\s*=\s*(.+)$/i.exec($(element).attr('content') ?? '');
     if (match) refs.push(match[1]!.trim().replace(/^['"]|['"]$/g, ''));
   });
-  return refs.filter((ref) => ref !== '' && !/^([a-z][a-z0-9+.-]*:|#|\/\/)/i.test(ref.replace(/^\.\//, 'x/')));
 }
 
 /** Checks that every local reference in every HTML and CSS file opens an existing file, as a browser would resolve it from disk. */

@@ -51,7 +51,7 @@ export const FIXTURES = resolve(import.meta.dirname, '..', '..', 'fixtures');
 /**
  * Starts a server. With `root` (a folder under fixtures/), files are served by path: `/x/` serves `x/index.html`
  * when present; `routes` take precedence over files; anything else is 404.
- * Origin placeholders `{{ORIGIN}}` in served text files are replaced with the server's origin.
+ * Origin placeholders `{{ORIGIN}}` (http://127.0.0.1:PORT) and `{{HOST}}` (127.0.0.1:PORT) in served text files are replaced.
  */
 export async function startServer(options: { root?: string; routes?: Record<string, RouteHandler> } = {}): Promise<FixtureServer> {
   const routes = new Map<string, RouteHandler>(Object.entries(options.routes ?? {}));
@@ -81,7 +81,7 @@ export async function startServer(options: { root?: string; routes?: Record<stri
     if (body === undefined) return notFound(res);
     const type = TYPES[extname(file).toLowerCase()] ?? 'application/octet-stream';
     const text = type.startsWith('text/') || type.includes('xml') || type.includes('json');
-    const payload = text ? Buffer.from(body.toString('latin1').replaceAll('{{ORIGIN}}', origin), 'latin1') : body;
+    const payload = text ? Buffer.from(body.toString('latin1').replaceAll('{{ORIGIN}}', origin).replaceAll('{{HOST}}', origin.slice('http://'.length)), 'latin1') : body;
     res.writeHead(200, { 'content-type': type, 'content-length': payload.length });
     res.end(req.method === 'HEAD' ? undefined : payload);
   }
@@ -122,5 +122,19 @@ export function redirect(location: string, status = 301): RouteHandler {
   return (_req, res) => {
     res.writeHead(status, { location });
     res.end();
+  };
+}
+
+/**
+ * A route that serves a fixture file (a path under fixtures/) byte for byte, whatever its charset, with the given
+ * Content-Type (undefined: no Content-Type header at all). `{{ORIGIN}}` and `{{HOST}}` (host:port) in it are
+ * replaced with this server's, so an odd URL (`/a:b`, `/p1_fran%C3%A7ais.html`) can serve a plainly named file.
+ */
+export function serveFixture(path: string, contentType: string | undefined, headers: Record<string, string> = {}, status = 200): RouteHandler {
+  return async (req, res) => {
+    const host = req.headers.host ?? '';
+    const body = (await readFile(join(FIXTURES, path))).toString('latin1').replaceAll('{{ORIGIN}}', `http://${host}`).replaceAll('{{HOST}}', host);
+    res.writeHead(status, { ...(contentType === undefined ? {} : { 'content-type': contentType }), ...headers });
+    res.end(req.method === 'HEAD' ? undefined : Buffer.from(body, 'latin1'));
   };
 }
