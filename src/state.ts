@@ -5,7 +5,16 @@ import { join } from 'node:path';
 import { SitemirrorError } from './errors.js';
 import type { ExpectedType, ReferenceKind, SkipReason } from './types.js';
 
-export type UrlState = 'queued' | 'done' | 'failed' | 'skipped' | 'redirected';
+/** 'removed': the origin answered 404/410 to an update for a URL the mirror held, so its file was taken out. */
+export type UrlState = 'queued' | 'done' | 'failed' | 'skipped' | 'redirected' | 'removed';
+
+/** What an update changed, by URL (the origin's bytes, not our rewriting, decide "changed"). */
+export interface ChangeLists {
+  added: { url: string; path: string | null }[];
+  changed: { url: string; path: string | null }[];
+  removed: { url: string; path: string | null }[];
+  unchanged: number;
+}
 
 export interface UrlRecord {
   id: number;
@@ -230,6 +239,43 @@ export class CrawlState {
 
   finishRun(runId: number, summary: unknown): void {
     this.statements.finishRun.run(new Date().toISOString(), JSON.stringify(summary), runId);
+  }
+
+  /**
+   * Starts an update inside one long transaction (rolled back if the run dies, so a failed update leaves the state
+   * as it was): remembers each record as it stands, then puts every URL the mirror knows back in the frontier.
+   */
+  beginUpdate(): void {
+    this.db.exec('BEGIN IMMEDIATE');
+    this.db.exec(`DROP TABLE IF EXISTS previous;
+      CREATE TEMP TABLE previous AS SELECT id, state, sha256, own_path, local_path FROM urls;
+      UPDATE urls SET state = 'queued' WHERE state IN ('done', 'failed', 'redirected', 'removed') OR (state = 'skipped' AND skip_reason = 'robots');`);
+  }
+
+  /** How a record stood before this update, if it existed. */
+  previous(id: number): { state: UrlState; sha256: string | null; own_path: string | null } | undefined {
+    return this.db.prepare<[number], { state: UrlState; sha256: string | null; own_path: string | null }>('SELECT state, sha256, own_path FROM previous WHERE id = ?').get(id);
+  }
+
+  /** Compares every record with how it stood when the update began. */
+  changes(): ChangeLists {
+    type Row = { url: string; path: string | null };
+    const rows = (where: string) =>
+      this.db.prepare<[], Row>(`SELECT u.url, coalesce(u.own_path, u.local_path, p.own_path) AS path FROM urls u LEFT JOIN previous p ON p.id = u.id WHERE ${where} ORDER BY u.url`).all();
+    return {
+      added: rows(`u.state = 'done' AND (p.id IS NULL OR p.state <> 'done')`),
+      changed: rows(`u.state = 'done' AND p.state = 'done' AND u.sha256 IS NOT p.sha256`),
+      removed: rows(`u.state = 'removed' AND p.state = 'done'`),
+      unchanged: this.db.prepare<[], { n: number }>(`SELECT count(*) AS n FROM urls u JOIN previous p ON p.id = u.id WHERE u.state = 'done' AND p.state = 'done' AND u.sha256 IS p.sha256`).get()!.n,
+    };
+  }
+
+  commitUpdate(): void {
+    if (this.db.inTransaction) this.db.exec('COMMIT');
+  }
+
+  rollbackUpdate(): void {
+    if (this.db.inTransaction) this.db.exec('ROLLBACK');
   }
 
   transaction<T>(work: () => T): T {
