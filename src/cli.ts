@@ -1,5 +1,7 @@
 // The command line: parses arguments, runs a command, returns the exit code. The only place that knows process.
-import { parseCrawlArgs, VERSION } from './config.js';
+import { parseCrawlArgs, parseStoredOptions, VERSION, type CrawlOptions } from './config.js';
+import { readStoredOptionsJson } from './state.js';
+import { parseSchedule } from './schedule.js';
 import { crawl } from './crawler.js';
 import { SitemirrorError, UsageError, messageOf } from './errors.js';
 import { Reporter } from './report.js';
@@ -18,6 +20,48 @@ function parseCommandArgs(command: string, args: string[], options: NonNullable<
   } catch (error) {
     throw error instanceof UsageError ? error : new UsageError((error as Error).message);
   }
+}
+
+async function updateCommand(args: string[], io: Io): Promise<number> {
+  const { dir, values } = parseCommandArgs('update', args, {
+    'keep-removed': { type: 'boolean' },
+    every: { type: 'string' },
+    json: { type: 'boolean' },
+    quiet: { type: 'boolean', short: 'q' },
+  });
+  const schedule = typeof values.every === 'string' ? parseSchedule(values.every) : undefined;
+  const stored = parseStoredOptions(readStoredOptionsJson(dir));
+  const options: CrawlOptions = { ...stored, outputDir: dir, json: values.json === true, quiet: values.quiet === true };
+  const reporter = new Reporter({ json: options.json, quiet: options.quiet, out: io.out, err: io.err });
+  const controller = new AbortController();
+  const interrupt = () => controller.abort();
+  process.once('SIGINT', interrupt);
+  process.once('SIGTERM', interrupt);
+  try {
+    for (;;) {
+      const summary = await crawl({ options, reporter, signal: controller.signal, update: { keepRemoved: values['keep-removed'] === true } });
+      reporter.finish(summary);
+      const code = summary.failed.length > 0 || summary.stoppedBecause ? EXIT_ERRORS : EXIT_OK;
+      if (!schedule || controller.signal.aborted) return code;
+      const next = schedule.next(Date.now());
+      reporter.info(`next update ${schedule.describe()} at ${new Date(next).toISOString()}`);
+      if (!(await sleepUntil(next, controller.signal))) return code;
+    }
+  } finally {
+    process.off('SIGINT', interrupt);
+    process.off('SIGTERM', interrupt);
+  }
+}
+
+/** Waits until the time comes (true) or the signal fires (false). */
+function sleepUntil(at: number, signal: AbortSignal): Promise<boolean> {
+  return new Promise((done) => {
+    const timer = setTimeout(() => done(true), Math.max(0, at - Date.now()));
+    signal.addEventListener('abort', () => {
+      clearTimeout(timer);
+      done(false);
+    }, { once: true });
+  });
 }
 
 async function verifyCommand(args: string[], io: Io): Promise<number> {
@@ -56,6 +100,10 @@ const HELP = `sitemirror ${VERSION}: mirror a website into a browsable offline c
 
 Usage:
   sitemirror crawl <url> [options]    mirror a site into --output (default ./output); resumes an interrupted crawl
+  sitemirror update <dir> [options]   re-crawl a mirror with the options it was made with; only changes are rewritten
+      --keep-removed       keep the files of pages that now answer 404/410 (default: take them out)
+      --every SCHEDULE     repeat in the foreground: an interval (6h, 30m, 1d) or a cron expression ("0 */6 * * *")
+      --json, --quiet      as for crawl
   sitemirror verify <dir> [--json]    prove the mirror is whole: every file matches its recorded hash, every local link resolves
   sitemirror serve <dir> [--port N]   serve the mirror on 127.0.0.1 for a look in a browser
 
@@ -127,6 +175,7 @@ export async function main(argv: string[], io: Io = { out: process.stdout, err: 
         process.off('SIGTERM', interrupt);
       }
     }
+    if (command === 'update') return await updateCommand(rest, io);
     if (command === 'verify') return await verifyCommand(rest, io);
     if (command === 'serve') return await serveCommand(rest, io);
     throw new UsageError(`unknown command: ${command} (try sitemirror --help)`);

@@ -222,3 +222,18 @@ export function parseCrawlArgs(args: string[]): CrawlOptions {
     quiet: values.quiet ?? false,
   };
 }
+
+/** The options a mirror was made with, as the state keeps them (JSON writes Infinity as null). */
+export function parseStoredOptions(json: string): CrawlOptions {
+  const stored = JSON.parse(json) as CrawlOptions;
+  const unlimited = (value: number | null) => (value === null ? Infinity : value);
+  return {
+    ...DEFAULTS,
+    ...stored,
+    depth: unlimited(stored.depth),
+    maxPages: unlimited(stored.maxPages),
+    maxFileBytes: unlimited(stored.maxFileBytes),
+    scope: { ...DEFAULTS.scope, ...stored.scope },
+  };
+}
+

@@ -1,4 +1,5 @@
 // The crawl: take a URL from the frontier, check robots, fetch, extract, rewrite, store, record. Orchestration only.
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { CrawlOptions } from './config.js';
 import { isHtmlType, openDocument } from './documents.js';
@@ -16,6 +17,10 @@ import { CrawlState, type UrlRecord } from './state.js';
 import { MirrorStore, STATE_DIR, sha256 } from './store.js';
 import type { LinkResolver, PageSource, SkipReason } from './types.js';
 import { hostKey, normalizeUrl } from './url.js';
+import { formatHttpDate, parseHttpDate } from './httpdate.js';
+import { acquireLock, type MirrorLock } from './lock.js';
+import { Staging } from './staging.js';
+import type { ChangeReport } from './report.js';
 
 const SITEMAP_NESTING_LIMIT = 3;
 const SITEMAP_URL_LIMIT = 50_000;
@@ -25,10 +30,12 @@ export interface CrawlRun {
   options: CrawlOptions;
   reporter: Reporter;
   signal?: AbortSignal;
+  /** Re-check every URL the mirror knows with conditional requests, build the next mirror aside, publish it at the end. */
+  update?: { keepRemoved: boolean };
 }
 
-export async function crawl({ options, reporter, signal }: CrawlRun): Promise<CrawlSummary> {
-  const crawler = new Crawler(options, reporter);
+export async function crawl({ options, reporter, signal, update }: CrawlRun): Promise<CrawlSummary> {
+  const crawler = new Crawler(options, reporter, update);
   try {
     return await crawler.run(signal);
   } finally {
@@ -49,12 +56,18 @@ class Crawler {
   private stoppedBecause: string | undefined;
   /** Redirects followed to reach a URL and the URL the chain started at, so an endless chain of fresh URLs still ends. */
   private readonly redirectHops = new Map<number, { hops: number; from: string }>();
+  private readonly lock: MirrorLock;
+  private staging: Staging | undefined;
+  private readonly traffic = { requests: 0, notModified: 0, bytesReceived: 0 };
 
   constructor(
     private readonly options: CrawlOptions,
     private readonly reporter: Reporter,
+    private readonly updating: { keepRemoved: boolean } | undefined,
   ) {
     this.store = new MirrorStore(options.outputDir);
+    mkdirSync(join(this.store.root, STATE_DIR), { recursive: true });
+    this.lock = acquireLock(join(this.store.root, STATE_DIR), updating ? 'update' : 'crawl');
     this.state = new CrawlState(join(this.store.root, STATE_DIR));
     this.scope = new Scope(options.seed, options.scope);
     this.frontier = new Frontier(this.state, this.scope, { depth: options.depth, maxPages: options.maxPages });
@@ -71,7 +84,10 @@ class Crawler {
     this.limiter = new HostLimiter({ perHost: options.perHost, delayMs: options.delayMs });
     this.robots = new RobotsCache({
       userAgent: options.userAgent,
-      get: (url) => this.fetcher.fetch(url),
+      get: (url) => {
+        this.traffic.requests++;
+        return this.fetcher.fetch(url);
+      },
       retries: options.retries,
       retryDelayMs: options.retryBaseDelayMs,
       ignore: options.ignoreRobots,
@@ -81,8 +97,10 @@ class Crawler {
 
   async run(signal?: AbortSignal): Promise<CrawlSummary> {
     await this.store.open();
-    this.state.setMeta('options', JSON.stringify({ ...this.options, json: undefined, quiet: undefined }));
-    const runId = this.state.startRun('crawl');
+    await this.finishInterruptedPublish();
+    if (!this.updating) this.state.setMeta('options', JSON.stringify({ ...this.options, json: undefined, quiet: undefined }));
+    const runId = this.state.startRun(this.updating ? 'update' : 'crawl');
+    if (this.updating) await this.beginUpdate();
     if (this.options.ignoreRobots) this.reporter.warn('--ignore-robots: robots.txt is not consulted; be sure the site owner agrees');
     const onAbort = () => this.stop('the crawl was interrupted');
     signal?.addEventListener('abort', onAbort, { once: true });
@@ -97,10 +115,49 @@ class Crawler {
     signal?.removeEventListener('abort', onAbort);
 
     const rewritten = this.stoppedBecause ? 0 : await this.settleLinks();
-    const summary = this.summarize(rewritten);
+    const changes = this.updating ? await this.endUpdate() : undefined;
+    const summary = { ...this.summarize(rewritten), ...(changes ? { changes } : {}) };
     this.state.finishRun(runId, summary);
-    await this.store.writeReport(`run-${runId}.json`, `${JSON.stringify(summary, null, 2)}\n`);
+    await this.store.writeReport(`${this.updating ? 'update' : 'run'}-${runId}.json`, `${JSON.stringify(summary, null, 2)}\n`);
     return summary;
+  }
+
+  /** An update works on a hard-linked copy of the mirror inside one state transaction; readers keep the old mirror. */
+  private async beginUpdate(): Promise<void> {
+    this.staging = new Staging(this.store.root);
+    await this.staging.prepare();
+    this.store.redirectFilesTo(this.staging.nextRoot);
+    this.state.beginUpdate();
+    this.frontier.reload();
+  }
+
+  /**
+   * Commits the new records together with a note that a publish is due, then moves the next mirror into place;
+   * an interrupted update rolls back and leaves the previous mirror as it was.
+   */
+  private async endUpdate(): Promise<ChangeReport | undefined> {
+    const staging = this.staging!;
+    if (this.stoppedBecause) {
+      this.state.rollbackUpdate();
+      await staging.discard();
+      this.stoppedBecause += '; the previous mirror is unchanged';
+      return undefined;
+    }
+    const changes = { ...this.state.changes(), ...this.traffic };
+    const hosts = await staging.stagedHosts();
+    this.state.setMeta('publish', JSON.stringify(hosts));
+    this.state.commitUpdate();
+    await staging.publish(hosts);
+    this.state.setMeta('publish', '');
+    return changes;
+  }
+
+  /** A publish cut short by a crash is finished before anything else touches the mirror. */
+  private async finishInterruptedPublish(): Promise<void> {
+    const pending = this.state.getMeta('publish');
+    if (!pending) return;
+    await new Staging(this.store.root).publish(JSON.parse(pending) as string[]);
+    this.state.setMeta('publish', '');
   }
 
   /**
@@ -154,6 +211,7 @@ class Crawler {
     }
     const source = await this.fetch(item);
     if (source === undefined) return;
+    if (source.status === 304) return this.keepUnchanged(item.id);
     const hop = source.redirectChain[0];
     if (hop !== undefined) return this.followRedirect(item, hop.status, hop.location);
     await this.process(this.state.getById(item.id)!, source);
@@ -209,11 +267,16 @@ class Crawler {
   }
 
   private async fetch(item: FrontierItem): Promise<PageSource | undefined> {
-    const referrer = this.state.getById(item.id)?.found_from;
-    const referer = referrer ? this.state.getById(referrer)?.url : undefined;
+    const record = this.state.getById(item.id)!;
+    const referer = record.found_from ? this.state.getById(record.found_from)?.url : undefined;
+    const headers = { ...(referer ? { referer } : {}), ...(this.updating ? conditionalHeaders(record) : {}) };
     try {
-      return await withRetries(
-        () => this.limiter.run(hostKey(item.url), () => this.fetcher.fetch(item.url, { headers: referer ? { referer } : {}, followRedirects: false })),
+      const source = await withRetries(
+        () =>
+          this.limiter.run(hostKey(item.url), () => {
+            this.traffic.requests++;
+            return this.fetcher.fetch(item.url, { headers, followRedirects: false });
+          }),
         {
           retries: this.options.retries,
           baseDelayMs: this.options.retryBaseDelayMs,
@@ -222,7 +285,16 @@ class Crawler {
           onRetry: (error, attempt, delayMs) => this.reporter.info(`retry ${attempt} of ${item.url} in ${delayMs} ms: ${error.message}`),
         },
       );
+      this.traffic.bytesReceived += source.body.length;
+      return source;
     } catch (error) {
+      // An update that meets 404/410 for a page the mirror held takes it out; other failures keep the old copy.
+      if (this.updating && error instanceof HttpStatusError && (error.status === 404 || error.status === 410)) {
+        if (this.state.previous(item.id)?.state === 'done') {
+          await this.removeFromMirror(item.id, error.status);
+          return undefined;
+        }
+      }
       // --keep-error-pages: a 4xx/5xx body joins the mirror like any page; visit() still counts the URL as failed.
       const errorPage = this.options.keepErrorPages && error instanceof HttpResponseError && error.status >= 400 ? error.asPageSource(item.url) : undefined;
       if (errorPage) return errorPage;
@@ -231,11 +303,28 @@ class Crawler {
     }
   }
 
+  /** 304 Not Modified: the file stays as it is, modification time included. */
+  private keepUnchanged(id: number): void {
+    this.traffic.notModified++;
+    this.state.update(id, { state: 'done', fetched_at: new Date().toISOString() });
+  }
+
+  private async removeFromMirror(id: number, status: number): Promise<void> {
+    const record = this.state.getById(id)!;
+    if (this.updating?.keepRemoved) {
+      this.state.update(id, { state: 'removed', http_status: status });
+      return;
+    }
+    if (record.own_path) await this.store.remove(record.own_path);
+    this.state.update(id, { state: 'removed', http_status: status, own_path: null, local_path: null, file_sha256: null });
+  }
+
   /** Extracts, enqueues, rewrites and stores one fetched body under its URL's record. */
   private async process(record: UrlRecord, source: PageSource): Promise<void> {
     const mediaType = effectiveMediaType(source.contentType, source.body, source.finalUrl);
     const bodyHash = sha256(source.body);
     const isPage = isHtmlType(mediaType);
+    const before = this.updating ? this.state.previous(record.id) : undefined;
     const fetched = {
       state: 'done' as const,
       http_status: source.status,
@@ -247,6 +336,11 @@ class Crawler {
       bytes: source.body.length,
       fetched_at: new Date().toISOString(),
     };
+    if (before?.state === 'done' && before.sha256 === bodyHash && record.content_type === mediaType) {
+      // The same bytes as last time (an origin without validators): nothing to rewrite.
+      this.state.update(record.id, fetched);
+      return;
+    }
     const claim = this.claimPath(record, mediaType, bodyHash);
     if (claim.sharedWith) {
       // An alias with the same bytes (/ and /index.html): one file serves both.
@@ -301,7 +395,8 @@ class Crawler {
   /** Where a link to this record should point right now: its file, its expected file while it is queued, or nowhere. */
   private linkablePath(target: UrlRecord): string | null {
     if (target.state === 'done' || target.state === 'redirected') return target.local_path;
-    if (target.state === 'queued') return target.expected_path;
+    if (target.state === 'removed') return target.own_path;
+    if (target.state === 'queued') return target.local_path ?? target.expected_path;
     return null;
   }
 
@@ -448,6 +543,8 @@ class Crawler {
     const failure = { url, code, message };
     this.failed.push(failure);
     this.reporter.failed(failure);
+    // An error is not a removal (SCENARIOS T-04): an update keeps the copy the mirror already had.
+    if (this.updating && this.state.previous(id)?.state === 'done') this.state.update(id, { state: 'done' });
   }
 
   private summarize(rewritten: number): CrawlSummary {
@@ -478,8 +575,21 @@ class Crawler {
 
   async close(): Promise<void> {
     await this.fetcher.close();
+    this.state.rollbackUpdate();
+    await this.staging?.discard();
     this.state.close();
+    this.lock.release();
   }
+}
+
+/** If-None-Match and If-Modified-Since from what the origin sent last time (RFC 9110 §13.1). */
+function conditionalHeaders(record: UrlRecord): Record<string, string> {
+  if (record.own_path === null && record.local_path === null) return {};
+  const headers: Record<string, string> = {};
+  if (record.etag) headers['if-none-match'] = record.etag;
+  const lastModified = record.last_modified ? parseHttpDate(record.last_modified) : undefined;
+  if (lastModified !== undefined) headers['if-modified-since'] = formatHttpDate(lastModified);
+  return headers;
 }
 
 function robotsUnavailable(url: string): SitemirrorError {

@@ -1,5 +1,6 @@
 // Links in CSS: @import targets and url() values, found with postcss and postcss-value-parser (never regular
 // expressions), rewritten by splicing the original text so everything else stays byte for byte. Pure.
+import { isUtf8 } from 'node:buffer';
 import postcss, { type AtRule, type Declaration, type Root } from 'postcss';
 import safeParser from 'postcss-safe-parser';
 import valueParser, { type Node as ValueNode } from 'postcss-value-parser';
@@ -239,14 +240,18 @@ function urlToken(url: string, quote: string): string {
   return mark + escaped + mark;
 }
 
-/** Decodes a stylesheet's bytes: BOM, then the Content-Type charset, then @charset, then the referring document's encoding, then UTF-8 (CSS Syntax §3.2). */
+/**
+ * Decodes a stylesheet's bytes: BOM, then the Content-Type charset, then @charset, then the referring document's
+ * encoding, then UTF-8 (CSS Syntax §3.2) — unless the bytes are not valid UTF-8: then windows-1252, as for HTML,
+ * because UTF-8 would turn a legacy sheet's é into U+FFFD for good in the UTF-8 copy we write (E-03).
+ */
 export function decodeStylesheet(body: Buffer, headerCharset?: string, referrerEncoding?: string): string {
   const encoding =
     bomEncoding(body) ??
     encodingForLabel(headerCharset) ??
     charsetRuleEncoding(body) ??
     encodingForLabel(referrerEncoding) ??
-    'utf-8';
+    (isUtf8(body) ? 'utf-8' : 'windows-1252');
   return decodeBytes(body, encoding);
 }
 

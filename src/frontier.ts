@@ -42,6 +42,12 @@ export class Frontier {
     for (const row of state.queued()) this.push(row);
   }
 
+  /** Queues every URL the state holds as queued (after an update put the known URLs back). */
+  reload(): void {
+    this.pageCount = this.state.countPages();
+    for (const row of this.state.queued()) this.push(row);
+  }
+
   get queuedCount(): number {
     return this.pages.length - this.pageHead + this.requisites.length - this.requisiteHead;
   }

@@ -1,5 +1,6 @@
 // What the user sees: a progress line on a terminal, JSON events with --json, warnings, and the summary.
 import type { Writable } from 'node:stream';
+import type { ChangeLists } from './state.js';
 import type { SkipReason } from './types.js';
 
 export interface FailedUrl {
@@ -8,6 +9,13 @@ export interface FailedUrl {
   message: string;
   /** Where the origin's error page was saved (--keep-error-pages). */
   savedAs?: string;
+}
+
+/** What an update changed (by the origin's bytes) and what it cost. */
+export interface ChangeReport extends ChangeLists {
+  requests: number;
+  notModified: number;
+  bytesReceived: number;
 }
 
 export interface CrawlSummary {
@@ -20,6 +28,8 @@ export interface CrawlSummary {
   skipped: Partial<Record<SkipReason, number>>;
   rewrittenForSettlement: number;
   durationMs: number;
+  /** Set by an update. */
+  changes?: ChangeReport;
   /** Set when the crawl stopped early (interrupted, disk full). */
   stoppedBecause?: string;
 }
@@ -119,7 +129,8 @@ export class Reporter {
     const lines = [
       `${summary.stoppedBecause ? 'Stopped' : 'Mirrored'} ${summary.pages} pages and ${summary.files} files (${formatBytes(summary.bytes)}) into ${summary.outputDir} in ${(summary.durationMs / 1000).toFixed(1)}s.`,
     ];
-    if (summary.stoppedBecause) lines.push(`Stopped because ${summary.stoppedBecause}; run the same command again to resume.`);
+    if (summary.stoppedBecause) lines.push(`Stopped because ${summary.stoppedBecause}; run the same command again to go on.`);
+    if (summary.changes) lines.push(...describeChanges(summary.changes));
     if (skipped) lines.push(`Skipped: ${skipped}.`);
     if (summary.failed.length > 0) {
       lines.push(`${summary.failed.length} failed:`);
@@ -130,6 +141,19 @@ export class Reporter {
     }
     if (!this.options.quiet || summary.failed.length > 0) this.options.err.write(`${lines.join('\n')}\n`);
   }
+}
+
+/** The readable change report of an update: counts, cost, then each URL by kind of change. */
+export function describeChanges(changes: ChangeReport): string[] {
+  const lines = [
+    `Changes: ${changes.added.length} added, ${changes.changed.length} changed, ${changes.removed.length} removed, ${changes.unchanged} unchanged` +
+      ` (${changes.requests} requests, ${changes.notModified} answered 304 Not Modified, ${formatBytes(changes.bytesReceived)} received).`,
+  ];
+  for (const [label, entries] of [['added', changes.added], ['changed', changes.changed], ['removed', changes.removed]] as const) {
+    for (const entry of entries.slice(0, 50)) lines.push(`  ${label.padEnd(8)}${entry.url}`);
+    if (entries.length > 50) lines.push(`  … and ${entries.length - 50} more ${label} in the report.`);
+  }
+  return lines;
 }
 
 export function formatBytes(bytes: number): string {

@@ -1,6 +1,6 @@
 // Crawl state in SQLite (.sitemirror/state.db): one record per URL, the link graph, the path registry, runs.
 import Database from 'better-sqlite3';
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { SitemirrorError } from './errors.js';
 import type { ExpectedType, ReferenceKind, SkipReason } from './types.js';
@@ -145,8 +145,10 @@ export class CrawlState {
       link: db.prepare('INSERT INTO links (from_id, to_id, assumed_path) VALUES (?, ?, ?) ON CONFLICT DO UPDATE SET assumed_path = excluded.assumed_path'),
       clearLinks: db.prepare('DELETE FROM links WHERE from_id = ?'),
       unsettled: db.prepare<[], { from_id: number }>(
+        // The path a link should hold now, as the crawler's linkablePath computes it for a settled record.
         `SELECT DISTINCT l.from_id FROM links l JOIN urls t ON t.id = l.to_id
-         WHERE l.assumed_path IS NOT t.local_path OR (t.state NOT IN ('done', 'redirected') AND l.assumed_path IS NOT NULL)`,
+         WHERE l.assumed_path IS NOT (CASE WHEN t.state IN ('done', 'redirected') THEN t.local_path
+                                           WHEN t.state = 'removed' THEN t.own_path END)`,
       ),
       countPagesQueuedOrDone: db.prepare<[], { n: number }>(
         `SELECT count(*) AS n FROM urls WHERE kind = 'page' AND state IN ('queued', 'done', 'redirected', 'failed')`,
@@ -290,3 +292,18 @@ export class CrawlState {
     this.db.close();
   }
 }
+
+/** The options JSON a mirror folder was made with; throws a USAGE error when the folder holds no mirror. */
+export function readStoredOptionsJson(outputDir: string): string {
+  const file = join(outputDir, '.sitemirror', 'state.db');
+  if (!existsSync(file)) throw new SitemirrorError('USAGE', `${outputDir} holds no sitemirror state (.sitemirror/state.db): not a mirror; make one with sitemirror crawl`);
+  const db = new Database(file, { readonly: true });
+  try {
+    const row = db.prepare<[], { value: string }>(`SELECT value FROM meta WHERE key = 'options'`).get();
+    if (!row) throw new SitemirrorError('USAGE', `${outputDir} has no recorded crawl options: not a finished mirror`);
+    return row.value;
+  } finally {
+    db.close();
+  }
+}
+

@@ -12,13 +12,21 @@ export function sha256(bytes: Buffer | string): string {
 
 export class MirrorStore {
   readonly root: string;
+  /** Where mirror files go: the root itself, or an update's staging tree (published at the end). */
+  private filesRoot: string;
   private readonly tmpDir: string;
   private readonly rawDir: string;
 
   constructor(root: string) {
     this.root = resolve(root);
+    this.filesRoot = this.root;
     this.tmpDir = join(this.root, STATE_DIR, 'tmp');
     this.rawDir = join(this.root, STATE_DIR, 'raw');
+  }
+
+  /** Sends every later write and removal of mirror files to another tree on the same disk. */
+  redirectFilesTo(filesRoot: string): void {
+    this.filesRoot = resolve(filesRoot);
   }
 
   async open(): Promise<void> {
@@ -30,8 +38,8 @@ export class MirrorStore {
 
   /** The absolute file for a mirror-relative path; refuses any path that would leave the root. */
   absolutePath(relativePath: string): string {
-    const target = resolve(this.root, relativePath);
-    if (!target.startsWith(this.root + sep) || relativePath.startsWith(STATE_DIR)) {
+    const target = resolve(this.filesRoot, relativePath);
+    if (!target.startsWith(this.filesRoot + sep) || relativePath.startsWith(STATE_DIR)) {
       throw new SitemirrorError('WRITE', `refusing to write outside the mirror: ${relativePath}`);
     }
     return target;

@@ -92,4 +92,10 @@ describe('decodeStylesheet: CSS Syntax §3.2', () => {
     assert.equal(decodeStylesheet(Buffer.from(plain)), plain);
     assert.equal(decodeStylesheet(bytes(`@charset "shift_jis";a{content:"${JAPANESE}"}`, 'Shift_JIS'), undefined, 'utf-8'), `@charset "shift_jis";a{content:"${JAPANESE}"}`);
   });
+
+  it('reads undeclared bytes that are not valid UTF-8 as windows-1252 instead of losing them to U+FFFD', () => {
+    const legacy = '.a:after { content: "Café – déjà" }';
+    assert.equal(decodeStylesheet(bytes(legacy, 'windows-1252')), legacy);
+    assert.equal(decodeStylesheet(Buffer.from(legacy)), legacy);
+  });
 });

@@ -53,7 +53,7 @@ export const FIXTURES = resolve(import.meta.dirname, '..', '..', 'fixtures');
  * when present; `routes` take precedence over files; anything else is 404.
  * Origin placeholders `{{ORIGIN}}` (http://127.0.0.1:PORT) and `{{HOST}}` (127.0.0.1:PORT) in served text files are replaced.
  */
-export async function startServer(options: { root?: string; routes?: Record<string, RouteHandler> } = {}): Promise<FixtureServer> {
+export async function startServer(options: { root?: string; routes?: Record<string, RouteHandler>; fallback?: RouteHandler } = {}): Promise<FixtureServer> {
   const routes = new Map<string, RouteHandler>(Object.entries(options.routes ?? {}));
   const requests: LoggedRequest[] = [];
   const root = options.root === undefined ? undefined : resolve(FIXTURES, options.root);
@@ -71,6 +71,7 @@ export async function startServer(options: { root?: string; routes?: Record<stri
     const target = req.url ?? '/';
     const route = routes.get(target);
     if (route) return route(req, res);
+    if (options.fallback) return options.fallback(req, res);
     if (root === undefined) return notFound(res);
     const pathname = decodeURIComponent(target.split('?')[0] ?? '/');
     let file = normalize(join(root, pathname));
