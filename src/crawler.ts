@@ -7,7 +7,6 @@ import { HttpStatusError, SitemirrorError, errorCodeOf, messageOf } from './erro
 import { HttpFetcher, HttpResponseError, withRetries } from './fetch.js';
 import { Frontier, type FrontierItem } from './frontier.js';
 import { effectiveMediaType } from './mediatype.js';
-import { disambiguate, localPathFor, preferredAlias, relativeHref } from './paths.js';
 import { HostLimiter } from './politeness.js';
 import type { CrawlSummary, FailedUrl, Reporter } from './report.js';
 import { RobotsCache, type RobotsPolicy } from './robots.js';
@@ -15,16 +14,16 @@ import { Scope } from './scope.js';
 import { collectSitemapUrls } from './sitemaps.js';
 import { CrawlState, type UrlRecord } from './state.js';
 import { MirrorStore, STATE_DIR, sha256 } from './store.js';
-import type { LinkResolver, PageSource, SkipReason } from './types.js';
-import { hostKey, normalizeUrl } from './url.js';
+import type { PageSource, SkipReason } from './types.js';
+import { hostKey } from './url.js';
 import { formatHttpDate, parseHttpDate } from './httpdate.js';
 import { acquireLock, type MirrorLock } from './lock.js';
 import { Staging } from './staging.js';
+import { LinkSettler } from './links.js';
 import type { ChangeReport } from './report.js';
 
 const SITEMAP_NESTING_LIMIT = 3;
 const SITEMAP_URL_LIMIT = 50_000;
-const SETTLEMENT_PASSES = 3;
 
 export interface CrawlRun {
   options: CrawlOptions;
@@ -51,6 +50,7 @@ class Crawler {
   private readonly fetcher: HttpFetcher;
   private readonly limiter: HostLimiter;
   private readonly robots: RobotsCache;
+  private readonly links: LinkSettler;
   private readonly failed: FailedUrl[] = [];
   private readonly startedAt = Date.now();
   private stoppedBecause: string | undefined;
@@ -70,6 +70,7 @@ class Crawler {
     this.lock = acquireLock(join(this.store.root, STATE_DIR), updating ? 'update' : 'crawl');
     this.state = new CrawlState(join(this.store.root, STATE_DIR));
     this.scope = new Scope(options.seed, options.scope);
+    this.links = new LinkSettler(this.state, this.store, options.canonical);
     this.frontier = new Frontier(this.state, this.scope, { depth: options.depth, maxPages: options.maxPages });
     this.fetcher = new HttpFetcher({
       userAgent: options.userAgent,
@@ -114,7 +115,7 @@ class Crawler {
     await Promise.all(workers);
     signal?.removeEventListener('abort', onAbort);
 
-    const rewritten = this.stoppedBecause ? 0 : await this.settleLinks();
+    const rewritten = this.stoppedBecause ? 0 : await this.links.settle();
     const changes = this.updating ? await this.endUpdate() : undefined;
     const summary = { ...this.summarize(rewritten), ...(changes ? { changes } : {}) };
     this.state.finishRun(runId, summary);
@@ -341,7 +342,7 @@ class Crawler {
       this.state.update(record.id, fetched);
       return;
     }
-    const claim = this.claimPath(record, mediaType, bodyHash);
+    const claim = this.links.claimPath(record, mediaType, bodyHash);
     if (claim.sharedWith) {
       // An alias with the same bytes (/ and /index.html): one file serves both.
       this.state.update(record.id, { ...fetched, local_path: claim.path, own_path: null, file_sha256: claim.sharedWith.file_sha256 });
@@ -363,142 +364,12 @@ class Crawler {
         if (reference.kind === 'page' && (document.nofollow || source.status >= 400)) continue;
         this.frontier.offer(reference.url, reference.kind, reference.expected, parent);
       }
-      bytes = this.render(record.id, path, document.render.bind(document));
+      bytes = this.links.render(record.id, path, document.render.bind(document));
       await this.store.keepRaw(source.body);
     }
     const fileHash = await this.store.write(path, bytes);
     this.state.update(record.id, { ...fetched, file_sha256: fileHash, local_path: path, own_path: path, title: document?.title ?? null });
     this.reporter.saved(source.finalUrl, path, bytes.length, isPage, source.status);
-  }
-
-  /** Renders a document with links resolved against the state, and remembers which links it was written with. */
-  private render(fromId: number, fromPath: string, render: (resolve: LinkResolver) => Buffer): Buffer {
-    const links = new Map<number, string | null>();
-    const resolve: LinkResolver = (absoluteUrl) => {
-      let url: string;
-      try {
-        url = normalizeUrl(absoluteUrl);
-      } catch {
-        return null;
-      }
-      const target = this.state.get(url);
-      if (!target) return null;
-      const targetPath = target.id === fromId ? fromPath : this.linkablePath(target);
-      links.set(target.id, targetPath);
-      return targetPath === null ? null : relativeHref(fromPath, targetPath);
-    };
-    const bytes = render(resolve);
-    this.state.setLinks(fromId, links);
-    return bytes;
-  }
-
-  /** Where a link to this record should point right now: its file, its expected file while it is queued, or nowhere. */
-  private linkablePath(target: UrlRecord): string | null {
-    if (target.state === 'done' || target.state === 'redirected') return target.local_path;
-    if (target.state === 'removed') return target.own_path;
-    if (target.state === 'queued') return target.local_path ?? target.expected_path;
-    return null;
-  }
-
-  /** The file for a URL: its own name, the name of an alias with identical bytes, or a disambiguated name. */
-  private claimPath(record: UrlRecord, mediaType: string, bodyHash: string): { path: string; sharedWith?: UrlRecord } {
-    const path = localPathFor(record.url, mediaType);
-    if (this.state.claimPath(path, record.id)) return { path };
-    const owner = this.state.getById(this.state.pathOwner(path)!);
-    const ownerSettled = owner?.state === 'done' || owner?.state === 'queued';
-    if (ownerSettled && owner?.sha256 === bodyHash && owner.own_path === path) return { path, sharedWith: owner };
-    const alternative = disambiguate(path, record.url);
-    this.state.claimPath(alternative, record.id);
-    return { path: alternative };
-  }
-
-  /** Final pass: links written before their target's outcome was known are rewritten against the final records. */
-  private async settleLinks(): Promise<number> {
-    await this.settleSharedFiles();
-    let rewritten = 0;
-    for (let pass = 0; pass < SETTLEMENT_PASSES; pass++) {
-      await this.writeRedirectFiles();
-      const documents = this.state.unsettledDocuments();
-      if (documents.length === 0) break;
-      for (const id of documents) {
-        const record = this.state.getById(id);
-        if (!record || record.state !== 'done' || !record.sha256 || !record.local_path) continue;
-        const body = await this.store.readRaw(record.sha256);
-        const document = openDocument(
-          { url: record.url, mediaType: record.content_type ?? '', charset: record.charset ?? undefined, body },
-          { canonical: this.options.canonical, dropScripts: false },
-        );
-        if (!document) continue;
-        const bytes = this.render(record.id, record.local_path, document.render.bind(document));
-        const fileHash = await this.store.write(record.local_path, bytes);
-        this.state.update(record.id, { file_sha256: fileHash });
-        rewritten++;
-      }
-    }
-    return rewritten;
-  }
-
-  /**
-   * A file shared by aliases with identical bytes (/ and /index.html) is named after the preferred alias, so the
-   * mirror is the same whichever was fetched first (R-08): ownership moves to it and a document is rendered again
-   * under its URL (the canonical link). Aliases also get the final file's hash.
-   */
-  private async settleSharedFiles(): Promise<void> {
-    const pairs = this.state.all(
-      `SELECT o.id AS ownerId, a.id AS aliasId FROM urls a JOIN urls o ON o.own_path = a.local_path AND o.id <> a.id
-       WHERE a.state = 'done' AND a.own_path IS NULL AND o.state = 'done' ORDER BY o.id, a.id`,
-    ) as { ownerId: number; aliasId: number }[];
-    const groups = new Map<number, number[]>();
-    for (const { ownerId, aliasId } of pairs) groups.set(ownerId, [...(groups.get(ownerId) ?? []), aliasId]);
-    for (const [ownerId, aliasIds] of groups) {
-      const members = [ownerId, ...aliasIds].map((id) => this.state.getById(id)!);
-      const owner = members[0]!;
-      const path = owner.own_path!;
-      const preferred = members.find((member) => member.url === preferredAlias(members.map((m) => m.url)))!;
-      let fileHash = owner.file_sha256;
-      if (preferred.id !== owner.id) {
-        this.state.transaction(() => {
-          this.state.update(owner.id, { own_path: null, title: null });
-          this.state.setLinks(owner.id, new Map());
-          this.state.update(preferred.id, { own_path: path, title: owner.title });
-          this.state.transferPath(path, preferred.id);
-        });
-        // Only documents name their URL inside (and only their raw bodies are kept); other files stay as they are.
-        const mediaType = preferred.content_type ?? '';
-        const isDocument = isHtmlType(mediaType) || mediaType === 'text/css';
-        const document = isDocument
-          ? openDocument(
-              { url: preferred.url, mediaType, charset: preferred.charset ?? undefined, body: await this.store.readRaw(preferred.sha256!) },
-              { canonical: this.options.canonical, dropScripts: false },
-            )
-          : null;
-        if (document) fileHash = await this.store.write(path, this.render(preferred.id, path, document.render.bind(document)));
-      }
-      for (const member of members) this.state.update(member.id, { file_sha256: fileHash });
-    }
-  }
-
-  /** Redirected URLs point at their target's file, and get a small HTML file of their own so old links still work. */
-  private async writeRedirectFiles(): Promise<void> {
-    const redirected = this.state.all(`SELECT * FROM urls WHERE state = 'redirected'`) as UrlRecord[];
-    for (const record of redirected) {
-      let target = record.redirect_to === null ? undefined : this.state.getById(record.redirect_to);
-      for (let hops = 0; target?.state === 'redirected' && hops < 20; hops++) target = this.state.getById(target.redirect_to!);
-      const targetPath = target?.state === 'done' ? target.local_path : null;
-      if (targetPath === record.local_path && record.own_path !== null) continue;
-      let ownPath: string | null = null;
-      let ownHash: string | null = null;
-      if (targetPath !== null && target && isHtmlType(target.content_type ?? '')) {
-        const candidate = localPathFor(record.url, 'text/html');
-        if (candidate !== targetPath && this.state.claimPath(candidate, record.id)) {
-          const href = relativeHref(candidate, targetPath);
-          const html = `<!doctype html>\n<meta charset="utf-8">\n<title>Moved</title>\n<meta http-equiv="refresh" content="0; url=${escapeAttribute(href)}">\n<link rel="canonical" href="${escapeAttribute(target.url)}">\n<p>This page has moved to <a href="${escapeAttribute(href)}">${escapeAttribute(target.url)}</a>.</p>\n`;
-          ownHash = await this.store.write(candidate, html);
-          ownPath = candidate;
-        }
-      }
-      this.state.update(record.id, { local_path: targetPath, own_path: ownPath, file_sha256: ownHash });
-    }
   }
 
   private async addSitemapUrls(): Promise<void> {
@@ -595,8 +466,4 @@ function conditionalHeaders(record: UrlRecord): Record<string, string> {
 function robotsUnavailable(url: string): SitemirrorError {
   const host = new URL(url).host;
   return new SitemirrorError('ROBOTS_UNAVAILABLE', `not fetched: robots.txt of ${host} could not be read, so the whole host is treated as disallowed (RFC 9309 §2.3.1.4)`);
-}
-
-function escapeAttribute(text: string): string {
-  return text.replaceAll('&', '&amp;').replaceAll('"', '&quot;').replaceAll('<', '&lt;');
 }

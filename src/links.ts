@@ -1,0 +1,152 @@
+// Links between mirrored files: documents are written with links resolved against the state as it stands, the
+// links are remembered, and a final pass rewrites the documents whose targets landed elsewhere, failed or were skipped.
+import { isHtmlType, openDocument } from './documents.js';
+import { disambiguate, localPathFor, preferredAlias, relativeHref } from './paths.js';
+import type { CrawlState, UrlRecord } from './state.js';
+import type { MirrorStore } from './store.js';
+import type { LinkResolver } from './types.js';
+import { normalizeUrl } from './url.js';
+
+const SETTLEMENT_PASSES = 3;
+
+export class LinkSettler {
+  constructor(
+    private readonly state: CrawlState,
+    private readonly store: MirrorStore,
+    private readonly canonical: boolean,
+  ) {}
+
+  /** Renders a document with links resolved against the state, and remembers which links it was written with. */
+  render(fromId: number, fromPath: string, render: (resolve: LinkResolver) => Buffer): Buffer {
+    const links = new Map<number, string | null>();
+    const resolve: LinkResolver = (absoluteUrl) => {
+      let url: string;
+      try {
+        url = normalizeUrl(absoluteUrl);
+      } catch {
+        return null;
+      }
+      const target = this.state.get(url);
+      if (!target) return null;
+      const targetPath = target.id === fromId ? fromPath : this.linkablePath(target);
+      links.set(target.id, targetPath);
+      return targetPath === null ? null : relativeHref(fromPath, targetPath);
+    };
+    const bytes = render(resolve);
+    this.state.setLinks(fromId, links);
+    return bytes;
+  }
+
+  /** Where a link to this record should point right now: its file, its expected file while it is queued, or nowhere. */
+  private linkablePath(target: UrlRecord): string | null {
+    if (target.state === 'done' || target.state === 'redirected') return target.local_path;
+    if (target.state === 'removed') return target.own_path;
+    if (target.state === 'queued') return target.local_path ?? target.expected_path;
+    return null;
+  }
+
+  /** The file for a URL: its own name, the name of an alias with identical bytes, or a disambiguated name. */
+  claimPath(record: UrlRecord, mediaType: string, bodyHash: string): { path: string; sharedWith?: UrlRecord } {
+    const path = localPathFor(record.url, mediaType);
+    if (this.state.claimPath(path, record.id)) return { path };
+    const owner = this.state.getById(this.state.pathOwner(path)!);
+    const ownerSettled = owner?.state === 'done' || owner?.state === 'queued';
+    if (ownerSettled && owner?.sha256 === bodyHash && owner.own_path === path) return { path, sharedWith: owner };
+    const alternative = disambiguate(path, record.url);
+    this.state.claimPath(alternative, record.id);
+    return { path: alternative };
+  }
+
+  /** Final pass: links written before their target's outcome was known are rewritten against the final records. */
+  async settle(): Promise<number> {
+    await this.settleSharedFiles();
+    let rewritten = 0;
+    for (let pass = 0; pass < SETTLEMENT_PASSES; pass++) {
+      await this.writeRedirectFiles();
+      const documents = this.state.unsettledDocuments();
+      if (documents.length === 0) break;
+      for (const id of documents) {
+        const record = this.state.getById(id);
+        if (!record || record.state !== 'done' || !record.sha256 || !record.local_path) continue;
+        const body = await this.store.readRaw(record.sha256);
+        const document = openDocument(
+          { url: record.url, mediaType: record.content_type ?? '', charset: record.charset ?? undefined, body },
+          { canonical: this.canonical, dropScripts: false },
+        );
+        if (!document) continue;
+        const bytes = this.render(record.id, record.local_path, document.render.bind(document));
+        const fileHash = await this.store.write(record.local_path, bytes);
+        this.state.update(record.id, { file_sha256: fileHash });
+        rewritten++;
+      }
+    }
+    return rewritten;
+  }
+
+  /**
+   * A file shared by aliases with identical bytes (/ and /index.html) is named after the preferred alias, so the
+   * mirror is the same whichever was fetched first (R-08): ownership moves to it and a document is rendered again
+   * under its URL (the canonical link). Aliases also get the final file's hash.
+   */
+  private async settleSharedFiles(): Promise<void> {
+    const pairs = this.state.all(
+      `SELECT o.id AS ownerId, a.id AS aliasId FROM urls a JOIN urls o ON o.own_path = a.local_path AND o.id <> a.id
+       WHERE a.state = 'done' AND a.own_path IS NULL AND o.state = 'done' ORDER BY o.id, a.id`,
+    ) as { ownerId: number; aliasId: number }[];
+    const groups = new Map<number, number[]>();
+    for (const { ownerId, aliasId } of pairs) groups.set(ownerId, [...(groups.get(ownerId) ?? []), aliasId]);
+    for (const [ownerId, aliasIds] of groups) {
+      const members = [ownerId, ...aliasIds].map((id) => this.state.getById(id)!);
+      const owner = members[0]!;
+      const path = owner.own_path!;
+      const preferred = members.find((member) => member.url === preferredAlias(members.map((m) => m.url)))!;
+      let fileHash = owner.file_sha256;
+      if (preferred.id !== owner.id) {
+        this.state.transaction(() => {
+          this.state.update(owner.id, { own_path: null, title: null });
+          this.state.setLinks(owner.id, new Map());
+          this.state.update(preferred.id, { own_path: path, title: owner.title });
+          this.state.transferPath(path, preferred.id);
+        });
+        // Only documents name their URL inside (and only their raw bodies are kept); other files stay as they are.
+        const mediaType = preferred.content_type ?? '';
+        const isDocument = isHtmlType(mediaType) || mediaType === 'text/css';
+        const document = isDocument
+          ? openDocument(
+              { url: preferred.url, mediaType, charset: preferred.charset ?? undefined, body: await this.store.readRaw(preferred.sha256!) },
+              { canonical: this.canonical, dropScripts: false },
+            )
+          : null;
+        if (document) fileHash = await this.store.write(path, this.render(preferred.id, path, document.render.bind(document)));
+      }
+      for (const member of members) this.state.update(member.id, { file_sha256: fileHash });
+    }
+  }
+
+  /** Redirected URLs point at their target's file, and get a small HTML file of their own so old links still work. */
+  private async writeRedirectFiles(): Promise<void> {
+    const redirected = this.state.all(`SELECT * FROM urls WHERE state = 'redirected'`) as UrlRecord[];
+    for (const record of redirected) {
+      let target = record.redirect_to === null ? undefined : this.state.getById(record.redirect_to);
+      for (let hops = 0; target?.state === 'redirected' && hops < 20; hops++) target = this.state.getById(target.redirect_to!);
+      const targetPath = target?.state === 'done' ? target.local_path : null;
+      if (targetPath === record.local_path && record.own_path !== null) continue;
+      let ownPath: string | null = null;
+      let ownHash: string | null = null;
+      if (targetPath !== null && target && isHtmlType(target.content_type ?? '')) {
+        const candidate = localPathFor(record.url, 'text/html');
+        if (candidate !== targetPath && this.state.claimPath(candidate, record.id)) {
+          const href = relativeHref(candidate, targetPath);
+          const html = `<!doctype html>\n<meta charset="utf-8">\n<title>Moved</title>\n<meta http-equiv="refresh" content="0; url=${escapeAttribute(href)}">\n<link rel="canonical" href="${escapeAttribute(target.url)}">\n<p>This page has moved to <a href="${escapeAttribute(href)}">${escapeAttribute(target.url)}</a>.</p>\n`;
+          ownHash = await this.store.write(candidate, html);
+          ownPath = candidate;
+        }
+      }
+      this.state.update(record.id, { local_path: targetPath, own_path: ownPath, file_sha256: ownHash });
+    }
+  }
+}
+
+function escapeAttribute(text: string): string {
+  return text.replaceAll('&', '&amp;').replaceAll('"', '&quot;').replaceAll('<', '&lt;');
+}
