@@ -20,11 +20,62 @@ export interface FrontierLimits {
 /** What became of a URL offered to the frontier. */
 export type Admission = { record: UrlRecord } | { skipped: SkipReason };
 
+/** Queued URLs kept in memory per kind; the rest wait in the state database, so memory does not grow with the site. */
+const LANE_CAPACITY = 4096;
+
+/**
+ * One kind's queue: a bounded window onto the database's queued rows, in breadth-first order (depth, then id).
+ * When more URLs arrive than fit, the lane only notes that the database holds more and reads them back later.
+ */
+class Lane {
+  private items: FrontierItem[] = [];
+  private head = 0;
+  /** The database holds queued rows of this kind that are not in the window. */
+  private behind = false;
+
+  constructor(
+    private readonly kind: ReferenceKind,
+    private readonly load: (kind: ReferenceKind, limit: number) => FrontierItem[],
+  ) {}
+
+  get size(): number {
+    return this.items.length - this.head;
+  }
+
+  push(item: FrontierItem): void {
+    if (this.behind || this.size >= LANE_CAPACITY) this.behind = true;
+    else this.items.push(item);
+  }
+
+  /** Forgets the window: the next shift reads the database again. */
+  invalidate(): void {
+    this.items = [];
+    this.head = 0;
+    this.behind = true;
+  }
+
+  shift(): FrontierItem | undefined {
+    if (this.size === 0 && this.behind) {
+      // Rows still in flight come back too; the frontier's claim check skips them.
+      this.items = this.load(this.kind, LANE_CAPACITY);
+      this.head = 0;
+      this.behind = this.items.length >= LANE_CAPACITY;
+    }
+    if (this.size === 0) return undefined;
+    const item = this.items[this.head]!;
+    this.head++;
+    // Drop the consumed prefix now and then instead of Array.shift on every take (which is O(n)).
+    if (this.head > 1024 && this.head * 2 > this.items.length) {
+      this.items.splice(0, this.head);
+      this.head = 0;
+    }
+    return item;
+  }
+}
+
 export class Frontier {
-  private readonly requisites: FrontierItem[] = [];
-  private readonly pages: FrontierItem[] = [];
-  private pageHead = 0;
-  private requisiteHead = 0;
+  private readonly requisites: Lane;
+  private readonly pages: Lane;
   /** URLs being fetched or processed right now. */
   private readonly inFlight = new Set<number>();
   private waiters: (() => void)[] = [];
@@ -38,18 +89,24 @@ export class Frontier {
     private readonly scope: Scope,
     private readonly limits: FrontierLimits,
   ) {
-    this.pageCount = state.countPages();
-    for (const row of state.queued()) this.push(row);
+    const load = (kind: ReferenceKind, limit: number) => state.queuedBatch(kind, limit);
+    this.requisites = new Lane('requisite', load);
+    this.pages = new Lane('page', load);
+    this.pageCount = 0;
+    this.reload();
   }
 
-  /** Queues every URL the state holds as queued (after an update put the known URLs back). */
+  /** Picks up every URL the state holds as queued (a resumed crawl, or an update that put the known URLs back). */
   reload(): void {
     this.pageCount = this.state.countPages();
-    for (const row of this.state.queued()) this.push(row);
+    this.requisites.invalidate();
+    this.pages.invalidate();
+    this.wake();
   }
 
+  /** URLs waiting in memory (more may wait in the database). */
   get queuedCount(): number {
-    return this.pages.length - this.pageHead + this.requisites.length - this.requisiteHead;
+    return this.pages.size + this.requisites.size;
   }
 
   /**
@@ -136,20 +193,7 @@ export class Frontier {
   }
 
   private shift(): FrontierItem | undefined {
-    if (this.requisiteHead < this.requisites.length) return this.compactAndTake(this.requisites, 'requisiteHead');
-    if (this.pageHead < this.pages.length) return this.compactAndTake(this.pages, 'pageHead');
-    return undefined;
-  }
-
-  private compactAndTake(queue: FrontierItem[], head: 'pageHead' | 'requisiteHead'): FrontierItem {
-    const item = queue[this[head]]!;
-    this[head]++;
-    // Drop the consumed prefix now and then instead of Array.shift on every take (which is O(n)).
-    if (this[head] > 4096 && this[head] * 2 > queue.length) {
-      queue.splice(0, this[head]);
-      this[head] = 0;
-    }
-    return item;
+    return this.requisites.shift() ?? this.pages.shift();
   }
 
   private wake(): void {

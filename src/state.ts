@@ -136,8 +136,8 @@ export class CrawlState {
         `INSERT INTO urls (url, kind, expected, depth, found_from, state, skip_reason, expected_path) VALUES (@url, @kind, @expected, @depth, @foundFrom, 'skipped', @reason, @expectedPath) ON CONFLICT (url) DO NOTHING`,
       ),
       requeue: db.prepare(`UPDATE urls SET state = 'queued', skip_reason = NULL, depth = @depth, kind = @kind WHERE id = @id`),
-      queued: db.prepare<[], Pick<UrlRecord, 'id' | 'url' | 'kind' | 'depth'>>(
-        `SELECT id, url, kind, depth FROM urls WHERE state = 'queued' ORDER BY depth, id`,
+      queuedBatch: db.prepare<[string, number], Pick<UrlRecord, 'id' | 'url' | 'kind' | 'depth'>>(
+        `SELECT id, url, kind, depth FROM urls WHERE state = 'queued' AND kind = ? ORDER BY depth, id LIMIT ?`,
       ),
       claimPath: db.prepare('INSERT INTO paths (path_key, url_id) VALUES (?, ?) ON CONFLICT (path_key) DO NOTHING'),
       pathOwner: db.prepare<[string], { url_id: number }>('SELECT url_id FROM paths WHERE path_key = ?'),
@@ -189,9 +189,9 @@ export class CrawlState {
     this.statements.requeue.run({ id, depth, kind });
   }
 
-  /** Every URL still to fetch, breadth first (for a resumed crawl). */
-  queued(): Pick<UrlRecord, 'id' | 'url' | 'kind' | 'depth'>[] {
-    return this.statements.queued.all();
+  /** The first URLs of one kind still to fetch, breadth first. */
+  queuedBatch(kind: ReferenceKind, limit: number): Pick<UrlRecord, 'id' | 'url' | 'kind' | 'depth'>[] {
+    return this.statements.queuedBatch.all(kind, limit);
   }
 
   update(id: number, fields: Partial<Omit<UrlRecord, 'id' | 'url'>>): void {
