@@ -119,6 +119,16 @@ Scope:
       --sitemaps           add the URLs of the site's sitemaps (robots.txt Sitemap: lines, else /sitemap.xml)
       --ignore-robots      do not consult robots.txt (only with the site owner's consent)
 
+Limits and crawler traps (a URL refused as a trap is counted as skipped "trap" and named in the report):
+      --max-path-segments N   refuse URLs with more than N path segments (default 32)
+      --max-segment-repeats N refuse URLs whose path holds one segment more than N times, a/b/a/b/… (default 3)
+      --max-query-variants N  follow at most N page URLs per path that differ only in their query (default 100)
+      --sort-query            sort query parameters, so ?b=1&a=2 and ?a=2&b=1 are one page (fetched sorted)
+      --strip-params LIST     query parameters to drop, comma-separated, * for a prefix
+                              (default jsessionid,phpsessid,sid,sessionid,utm_*; '' keeps all)
+      --max-time DURATION     stop the run after DURATION, downloads in flight included; run again to go on
+      --max-total-size SIZE   stop the run once SIZE bytes were downloaded; run again to go on
+
 Fetching:
   -c, --concurrency N      requests in flight at once (default 8)
       --per-host N         requests in flight per host (default 8, at most --concurrency)
@@ -128,9 +138,19 @@ Fetching:
       --retries N          retries after a network error, 429 or 5xx (default 2; Retry-After honoured)
       --max-redirects N    redirects followed per URL (default 10)
       --max-file-size SIZE skip responses larger than SIZE, e.g. 20M (default 100M)
+      --max-fetch-time D   one download at most, redirects included (default 10 × --timeout, so 5m)
+      --max-parse-size SIZE save larger pages and stylesheets as sent, links not rewritten (default 16M)
       --user-agent TEXT    User-Agent header and robots.txt product token (default sitemirror/${VERSION})
       --header "N: V"      extra request header; repeatable
       --cookie TEXT        Cookie header sent to the seed's hosts
+
+Rendering (pages that scripts build):
+      --render MODE        auto (default): render pages in Chromium when one is found, else fetch them plainly;
+                           always: a browser or an error; never: plain HTTP only
+      --browser PATH       the Chromium or Chrome to use (default: Playwright's Chromium, then /usr/bin/chromium, …)
+      --render-timeout D   one page in the browser at most, e.g. 10s (default 30s); then it is saved as it stands
+      --scroll-steps N     scroll each page at most N viewports to load lazy content (default 20; 0: no scrolling)
+      --keep-scripts       keep the scripts of rendered pages (default: drop them, the DOM is already built)
 
 Output:
   -o, --output DIR         the mirror folder (default ./output)
@@ -160,7 +180,6 @@ export async function main(argv: string[], io: Io = { out: process.stdout, err: 
         return EXIT_OK;
       }
       const options = parseCrawlArgs(rest);
-      if (options.render !== 'never') throw new UsageError('--render auto|always needs the browser renderer, which is not built yet; use --render never');
       const reporter = new Reporter({ json: options.json, quiet: options.quiet, out: io.out, err: io.err });
       const controller = new AbortController();
       const interrupt = () => controller.abort();

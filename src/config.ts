@@ -1,7 +1,8 @@
 // Options: one typed object, parsed and validated once here, defaults in one place. Pure (no I/O).
 import { parseArgs } from 'node:util';
 import { UsageError } from './errors.js';
-import { isHttpUrl, normalizeUrl } from './url.js';
+import { DEFAULT_TRAP_LIMITS, type TrapLimits } from './traps.js';
+import { DEFAULT_STRIP_PARAMS, isHttpUrl, normalizeUrl, type QueryRules } from './url.js';
 
 export const VERSION = '0.1.0';
 export const DEFAULT_USER_AGENT = `sitemirror/${VERSION} (+https://github.com/sitemirror/sitemirror)`;
@@ -35,9 +36,16 @@ export interface CrawlOptions {
   delayMs: number;
   /** Upper bound for a robots.txt crawl-delay, so a hostile value cannot stall the crawl for hours. */
   maxCrawlDelayMs: number;
+  /** auto: render pages in a browser when one is found, else fetch them plainly; always: a browser or an error. */
   render: RenderMode;
+  /** --browser: the Chromium or Chrome executable to render with. */
   browserPath: string | undefined;
+  /** Keep the scripts of rendered pages (by default a snapshot drops them: its DOM is already built). */
   keepScripts: boolean;
+  /** One page in the browser, from navigation to snapshot; a page still loading then is saved as it stands. @default 30000 */
+  renderTimeoutMs: number;
+  /** Scrolls of one viewport height (720 px) per rendered page at most, to trigger lazy content (bounds infinite scroll). @default 20 */
+  scrollSteps: number;
   userAgent: string;
   headers: Record<string, string>;
   cookie: string | undefined;
@@ -49,6 +57,18 @@ export interface CrawlOptions {
   maxRedirects: number;
   /** Bytes; Infinity for no limit. */
   maxFileBytes: number;
+  /** A larger page or stylesheet is saved as sent, unparsed (a DOM takes ~50 bytes of memory per byte of HTML). @default 16 MiB */
+  maxParseBytes: number;
+  /** One download at most, redirects included, so a body that trickles forever still ends. @default 10 × readTimeoutMs */
+  maxFetchMs: number;
+  /** One run at most; then downloads in flight are cut off and the crawl stops (a later run goes on). Infinity: none. */
+  maxRunMs: number;
+  /** Bytes received in one run at most; then no new download starts (those in flight finish). Infinity: none. */
+  maxTotalBytes: number;
+  /** Crawler-trap limits: path depth, repeated segments, query variants of one path (src/traps.ts). */
+  traps: TrapLimits;
+  /** Query normalisation before dedupe: session ids and trackers dropped, parameters sorted with --sort-query. */
+  query: QueryRules;
   canonical: boolean;
   ignoreRobots: boolean;
   sitemaps: boolean;
@@ -66,9 +86,11 @@ export const DEFAULTS: Omit<CrawlOptions, 'seed'> = {
   perHost: 8,
   delayMs: 0,
   maxCrawlDelayMs: 30_000,
-  render: 'never',
+  render: 'auto',
   browserPath: undefined,
   keepScripts: false,
+  renderTimeoutMs: 30_000,
+  scrollSteps: 20,
   userAgent: DEFAULT_USER_AGENT,
   headers: {},
   cookie: undefined,
@@ -79,6 +101,14 @@ export const DEFAULTS: Omit<CrawlOptions, 'seed'> = {
   maxRetryAfterMs: 60_000,
   maxRedirects: 10,
   maxFileBytes: 100 * 1024 * 1024,
+  maxParseBytes: 16 * 1024 * 1024,
+  maxFetchMs: 300_000,
+  maxRunMs: Infinity,
+  maxTotalBytes: Infinity,
+  traps: DEFAULT_TRAP_LIMITS,
+  // Not sorted by default: a server may answer another order differently (an exact route, `&amp;` inside CSS), and
+  // the per-path query limit already ends a family of orders.
+  query: { sortParams: false, stripParams: DEFAULT_STRIP_PARAMS },
   canonical: true,
   ignoreRobots: false,
   sitemaps: false,
@@ -109,6 +139,20 @@ function parseCount(name: string, text: string | undefined, fallback: number, mi
   const value = Number(text);
   if (!Number.isInteger(value) || value < min) throw new UsageError(`--${name} must be a whole number ≥ ${min}, not ${text}`);
   return value;
+}
+
+function positiveDuration(name: string, text: string): number {
+  const ms = parseDuration(text);
+  if (ms <= 0) throw new UsageError(`--${name} must be longer than 0, not ${text}`);
+  return ms;
+}
+
+/** `jsessionid,utm_*` ⇒ ['jsessionid', 'utm_*']; '' ⇒ [] (keep every parameter). */
+function parseParamList(text: string): string[] {
+  const names = text.split(',').map((name) => name.trim()).filter((name) => name !== '');
+  const bad = names.find((name) => /[=&?#\s]/.test(name) || name === '*');
+  if (bad !== undefined) throw new UsageError(`--strip-params takes parameter names separated by commas (a trailing * matches a prefix), not ${bad}`);
+  return names;
 }
 
 function parseHeader(text: string): [string, string] {
@@ -142,6 +186,8 @@ export const CRAWL_FLAGS = {
   render: { type: 'string' },
   browser: { type: 'string' },
   'keep-scripts': { type: 'boolean' },
+  'render-timeout': { type: 'string' },
+  'scroll-steps': { type: 'string' },
   'user-agent': { type: 'string' },
   header: { type: 'string', multiple: true },
   cookie: { type: 'string' },
@@ -150,6 +196,15 @@ export const CRAWL_FLAGS = {
   retries: { type: 'string' },
   'max-redirects': { type: 'string' },
   'max-file-size': { type: 'string' },
+  'max-fetch-time': { type: 'string' },
+  'max-parse-size': { type: 'string' },
+  'max-time': { type: 'string' },
+  'max-total-size': { type: 'string' },
+  'max-path-segments': { type: 'string' },
+  'max-segment-repeats': { type: 'string' },
+  'max-query-variants': { type: 'string' },
+  'sort-query': { type: 'boolean' },
+  'strip-params': { type: 'string' },
   'no-canonical': { type: 'boolean' },
   'ignore-robots': { type: 'boolean' },
   sitemaps: { type: 'boolean' },
@@ -171,7 +226,11 @@ export function parseCrawlArgs(args: string[]): CrawlOptions {
   if (positionals.length !== 1) throw new UsageError('crawl takes exactly one URL: sitemirror crawl <url> [options]');
   const seedText = positionals[0]!;
   if (!isHttpUrl(seedText)) throw new UsageError(`not an http(s) URL: ${seedText}`);
-  const seed = normalizeUrl(seedText);
+  const query: QueryRules = {
+    sortParams: values['sort-query'] ?? DEFAULTS.query.sortParams,
+    stripParams: values['strip-params'] === undefined ? DEFAULTS.query.stripParams : parseParamList(values['strip-params']),
+  };
+  const seed = normalizeUrl(seedText, query);
 
   const render = values.render ?? DEFAULTS.render;
   if (render !== 'auto' && render !== 'always' && render !== 'never') {
@@ -204,6 +263,8 @@ export function parseCrawlArgs(args: string[]): CrawlOptions {
     render,
     browserPath: values.browser,
     keepScripts: values['keep-scripts'] ?? false,
+    renderTimeoutMs: values['render-timeout'] === undefined ? DEFAULTS.renderTimeoutMs : positiveDuration('render-timeout', values['render-timeout']),
+    scrollSteps: parseCount('scroll-steps', values['scroll-steps'], DEFAULTS.scrollSteps),
     userAgent: values['user-agent'] ?? DEFAULTS.userAgent,
     headers: Object.fromEntries((values.header ?? []).map(parseHeader)),
     cookie: values.cookie,
@@ -214,6 +275,16 @@ export function parseCrawlArgs(args: string[]): CrawlOptions {
     maxRetryAfterMs: DEFAULTS.maxRetryAfterMs,
     maxRedirects: parseCount('max-redirects', values['max-redirects'], DEFAULTS.maxRedirects),
     maxFileBytes: values['max-file-size'] === undefined ? DEFAULTS.maxFileBytes : parseSize(values['max-file-size']),
+    maxParseBytes: values['max-parse-size'] === undefined ? DEFAULTS.maxParseBytes : parseSize(values['max-parse-size']),
+    maxFetchMs: values['max-fetch-time'] === undefined ? 10 * readTimeoutMs : positiveDuration('max-fetch-time', values['max-fetch-time']),
+    maxRunMs: values['max-time'] === undefined ? DEFAULTS.maxRunMs : positiveDuration('max-time', values['max-time']),
+    maxTotalBytes: values['max-total-size'] === undefined ? DEFAULTS.maxTotalBytes : parseSize(values['max-total-size']),
+    traps: {
+      maxPathSegments: parseCount('max-path-segments', values['max-path-segments'], DEFAULTS.traps.maxPathSegments, 1),
+      maxSegmentRepeats: parseCount('max-segment-repeats', values['max-segment-repeats'], DEFAULTS.traps.maxSegmentRepeats, 1),
+      maxQueryVariants: parseCount('max-query-variants', values['max-query-variants'], DEFAULTS.traps.maxQueryVariants, 1),
+    },
+    query,
     canonical: !values['no-canonical'],
     ignoreRobots: values['ignore-robots'] ?? false,
     sitemaps: values.sitemaps ?? false,
@@ -233,6 +304,16 @@ export function parseStoredOptions(json: string): CrawlOptions {
     depth: unlimited(stored.depth),
     maxPages: unlimited(stored.maxPages),
     maxFileBytes: unlimited(stored.maxFileBytes),
+    maxParseBytes: stored.maxParseBytes === undefined ? DEFAULTS.maxParseBytes : unlimited(stored.maxParseBytes),
+    maxRunMs: stored.maxRunMs === undefined ? DEFAULTS.maxRunMs : unlimited(stored.maxRunMs),
+    maxTotalBytes: stored.maxTotalBytes === undefined ? DEFAULTS.maxTotalBytes : unlimited(stored.maxTotalBytes),
+    traps: stored.traps === undefined ? DEFAULTS.traps : {
+      maxPathSegments: unlimited(stored.traps.maxPathSegments),
+      maxSegmentRepeats: unlimited(stored.traps.maxSegmentRepeats),
+      maxQueryVariants: unlimited(stored.traps.maxQueryVariants),
+    },
+    query: { ...DEFAULTS.query, ...stored.query },
+    scrollSteps: stored.scrollSteps === undefined ? DEFAULTS.scrollSteps : unlimited(stored.scrollSteps),
     scope: { ...DEFAULTS.scope, ...stored.scope },
   };
 }

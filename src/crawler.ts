@@ -1,8 +1,7 @@
 // The crawl: take a URL from the frontier, check robots, fetch, extract, rewrite, store, record. Orchestration only.
-import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { CrawlOptions } from './config.js';
-import { isHtmlType, openDocument } from './documents.js';
+import { isHtmlType, openDocument, withoutScripts } from './documents.js';
 import { HttpStatusError, SitemirrorError, errorCodeOf, messageOf } from './errors.js';
 import { HttpFetcher, HttpResponseError, withRetries } from './fetch.js';
 import { Frontier, type FrontierItem } from './frontier.js';
@@ -13,14 +12,16 @@ import { RobotsCache, type RobotsPolicy } from './robots.js';
 import { Scope } from './scope.js';
 import { collectSitemapUrls } from './sitemaps.js';
 import { CrawlState, type UrlRecord } from './state.js';
-import { MirrorStore, STATE_DIR, sha256 } from './store.js';
-import type { PageSource, SkipReason } from './types.js';
+import { MirrorStore, STATE_DIR, createMirrorFolder, sha256 } from './store.js';
+import type { ExpectedType, PageSource, SkipReason } from './types.js';
 import { hostKey } from './url.js';
 import { formatHttpDate, parseHttpDate } from './httpdate.js';
 import { acquireLock, type MirrorLock } from './lock.js';
 import { Staging } from './staging.js';
 import { LinkSettler } from './links.js';
 import type { ChangeReport } from './report.js';
+import { startRenderer, type CapturedResponse, type PageRenderer, type RenderedPage } from './render.js';
+import { RenderRequestPolicy } from './renderrequests.js';
 
 const SITEMAP_NESTING_LIMIT = 3;
 const SITEMAP_URL_LIMIT = 50_000;
@@ -54,11 +55,17 @@ class Crawler {
   private readonly failed: FailedUrl[] = [];
   private readonly startedAt = Date.now();
   private stoppedBecause: string | undefined;
+  /** Aborted when the crawl stops: downloads in flight and retry waits end at once, their URLs stay queued. */
+  private readonly halt = new AbortController();
+  private interrupted = false;
   /** Redirects followed to reach a URL and the URL the chain started at, so an endless chain of fresh URLs still ends. */
   private readonly redirectHops = new Map<number, { hops: number; from: string }>();
   private readonly lock: MirrorLock;
   private staging: Staging | undefined;
   private readonly traffic = { requests: 0, notModified: 0, bytesReceived: 0 };
+  /** Set when pages are rendered in a browser (--render auto with a browser found, or always). */
+  private renderer: PageRenderer | undefined;
+  private readonly renderRequests: RenderRequestPolicy;
 
   constructor(
     private readonly options: CrawlOptions,
@@ -66,12 +73,18 @@ class Crawler {
     private readonly updating: { keepRemoved: boolean } | undefined,
   ) {
     this.store = new MirrorStore(options.outputDir);
-    mkdirSync(join(this.store.root, STATE_DIR), { recursive: true });
+    createMirrorFolder(this.store.root);
     this.lock = acquireLock(join(this.store.root, STATE_DIR), updating ? 'update' : 'crawl');
     this.state = new CrawlState(join(this.store.root, STATE_DIR));
     this.scope = new Scope(options.seed, options.scope);
-    this.links = new LinkSettler(this.state, this.store, options.canonical);
-    this.frontier = new Frontier(this.state, this.scope, { depth: options.depth, maxPages: options.maxPages });
+    this.links = new LinkSettler(this.state, this.store, options.canonical, options.query);
+    this.frontier = new Frontier(this.state, this.scope, {
+      depth: options.depth,
+      maxPages: options.maxPages,
+      traps: options.traps,
+      query: options.query,
+      onTrap: (url, trap) => reporter.skipped(url, 'trap', trap.reason),
+    });
     this.fetcher = new HttpFetcher({
       userAgent: options.userAgent,
       headers: options.headers,
@@ -80,6 +93,7 @@ class Crawler {
       readTimeoutMs: options.readTimeoutMs,
       maxRedirects: options.maxRedirects,
       maxBytes: options.maxFileBytes,
+      totalTimeoutMs: options.maxFetchMs,
       connectionsPerOrigin: options.perHost,
     });
     this.limiter = new HostLimiter({ perHost: options.perHost, delayMs: options.delayMs });
@@ -94,6 +108,14 @@ class Crawler {
       ignore: options.ignoreRobots,
       warn: (message) => reporter.warn(message),
     });
+    this.renderRequests = new RenderRequestPolicy({
+      scope: this.scope,
+      robotsPolicy: (url) => this.robotsPolicy(url),
+      record: (url) => this.state.get(url),
+      store: this.store,
+      limiter: this.limiter,
+      headers: options.headers,
+    });
   }
 
   async run(signal?: AbortSignal): Promise<CrawlSummary> {
@@ -102,24 +124,41 @@ class Crawler {
     if (!this.updating) this.state.setMeta('options', JSON.stringify({ ...this.options, json: undefined, quiet: undefined }));
     const runId = this.state.startRun(this.updating ? 'update' : 'crawl');
     if (this.updating) await this.beginUpdate();
+    else this.retryTransientFailures();
     if (this.options.ignoreRobots) this.reporter.warn('--ignore-robots: robots.txt is not consulted; be sure the site owner agrees');
-    const onAbort = () => this.stop('the crawl was interrupted');
+    const onAbort = () => {
+      this.interrupted = true;
+      this.stop('the crawl was interrupted');
+    };
     signal?.addEventListener('abort', onAbort, { once: true });
 
     const seed = this.frontier.offer(this.options.seed, 'page', 'html', null);
     if ('skipped' in seed) throw new SitemirrorError('USAGE', `the seed ${this.options.seed} is not in scope (${seed.skipped})`);
+    this.renderer = await startRenderer(this.options, this.reporter);
     await this.refuseDisallowedSeed();
     if (this.options.sitemaps) await this.addSitemapUrls();
 
+    const deadline = Number.isFinite(this.options.maxRunMs)
+      ? setTimeout(() => this.stopAtLimit(`the --max-time limit of ${this.options.maxRunMs / 1000}s was reached`), this.options.maxRunMs)
+      : undefined;
     const workers = Array.from({ length: this.options.concurrency }, () => this.work());
     await Promise.all(workers);
+    clearTimeout(deadline);
     signal?.removeEventListener('abort', onAbort);
 
-    const rewritten = this.stoppedBecause ? 0 : await this.links.settle();
+    // An interrupted crawl still leaves a browsable mirror (links to what was not fetched go to the origin, and a
+    // resume settles them again); an update that stops rolls back instead, and a full disk cannot be written to.
+    const settles = !this.stoppedBecause || (this.interrupted && !this.updating);
+    const rewritten = settles ? await this.links.settle() : 0;
     const changes = this.updating ? await this.endUpdate() : undefined;
     const summary = { ...this.summarize(rewritten), ...(changes ? { changes } : {}) };
-    this.state.finishRun(runId, summary);
-    await this.store.writeReport(`${this.updating ? 'update' : 'run'}-${runId}.json`, `${JSON.stringify(summary, null, 2)}\n`);
+    try {
+      this.state.finishRun(runId, summary);
+      await this.store.writeReport(`${this.updating ? 'update' : 'run'}-${runId}.json`, `${JSON.stringify(summary, null, 2)}\n`);
+    } catch (error) {
+      // A full disk that stopped the run may not take its report either; the summary is still shown.
+      if (runFailureOf(error) === undefined || !this.stoppedBecause) throw error;
+    }
     return summary;
   }
 
@@ -179,6 +218,23 @@ class Crawler {
   private stop(reason: string): void {
     this.stoppedBecause ??= reason;
     this.frontier.stop();
+    this.halt.abort();
+  }
+
+  /** A limit of the run (--max-time, --max-total-size) ends it like an interruption: the mirror is settled, a rerun goes on. */
+  private stopAtLimit(reason: string): void {
+    if (this.stoppedBecause) return;
+    this.interrupted = true;
+    this.reporter.warn(`stopping: ${reason}; a later run of the same command goes on`);
+    this.stop(reason);
+  }
+
+  /** A crawl run again over its mirror tries once more the URLs that failed for a reason that may have passed. */
+  private retryTransientFailures(): void {
+    const requeued = this.state.requeueTransientFailures();
+    if (requeued === 0) return;
+    this.reporter.info(`trying again ${requeued} URLs that failed last time (network errors, timeouts, 5xx, 429)`);
+    this.frontier.reload();
   }
 
   private async work(): Promise<void> {
@@ -189,9 +245,11 @@ class Crawler {
         await this.visit(item);
       } catch (error) {
         // A failure of the whole run (the disk) stops the crawl; the state stays consistent for a resume.
-        if (error instanceof SitemirrorError && (error.code === 'WRITE' || error.code === 'STATE')) {
-          this.reporter.warn(error.message);
-          this.stop(error.message);
+        const runFailure = runFailureOf(error);
+        if (runFailure !== undefined) {
+          // Workers in flight meet the same full disk: one line says it.
+          if (!this.stoppedBecause) this.reporter.warn(runFailure);
+          this.stop(runFailure);
         } else {
           this.fail(item.id, item.url, error);
         }
@@ -215,8 +273,70 @@ class Crawler {
     if (source.status === 304) return this.keepUnchanged(item.id);
     const hop = source.redirectChain[0];
     if (hop !== undefined) return this.followRedirect(item, hop.status, hop.location);
-    await this.process(this.state.getById(item.id)!, source);
+    const page = this.renderer && isRenderable(this.state.getById(item.id)!, source) ? await this.render(this.state.getById(item.id)!, source) : source;
+    if (page === undefined) return; // the crawl stopped mid-render: the URL stays queued
+    await this.process(this.state.getById(item.id)!, page);
     if (source.status >= 400) this.recordErrorPage(item.id, item.url, source.status);
+  }
+
+  /**
+   * The page rendered in the browser: its DOM, without scripts unless --keep-scripts. What the page loaded joins the
+   * mirror first, so the DOM's links find those files. A page the browser cannot render is kept as fetched;
+   * undefined when the crawl stopped meanwhile.
+   */
+  private async render(record: UrlRecord, source: PageSource): Promise<PageSource | undefined> {
+    let rendered: RenderedPage;
+    try {
+      rendered = await this.renderer!.render({ document: source, decide: this.renderRequests.decide, signal: this.halt.signal });
+    } catch (error) {
+      if (this.halt.signal.aborted) return undefined;
+      this.reporter.warn(`${record.url} is saved as the server sent it, not rendered: ${messageOf(error)}`);
+      return source;
+    }
+    if (rendered.incomplete) this.reporter.warn(`${record.url} is saved as it stood: ${rendered.incomplete}`);
+    try {
+      await this.keepCaptured(record, rendered.captured);
+    } finally {
+      this.renderRequests.stored(rendered.captured);
+    }
+    // A script or meta refresh that moved the page elsewhere was stopped; where it led is a link like any other.
+    for (const url of rendered.navigations) this.frontier.offer(url, 'page', 'html', { id: record.id, depth: record.depth });
+    return this.options.keepScripts ? rendered.source : { ...rendered.source, body: withoutScripts(rendered.source.body) };
+  }
+
+  /**
+   * Responses the browser loaded are requisites of the page, processed with the bytes the browser got (or recorded
+   * as failed, for a 4xx) instead of a second download. All are claimed before any is processed, so no other worker
+   * fetches one meanwhile.
+   */
+  private async keepCaptured(page: UrlRecord, captured: CapturedResponse[]): Promise<void> {
+    const parent = { id: page.id, depth: page.depth };
+    const claimed: { record: UrlRecord; response: CapturedResponse }[] = [];
+    for (const response of captured) {
+      // A redirect target the browser followed passes the same scope and robots checks as a link.
+      if (this.scope.requisiteSkipReason(response.url) !== null) continue;
+      if (!(await this.robotsPolicy(response.url)).isAllowed(response.url)) continue;
+      const admission = this.frontier.offer(response.url, 'requisite', expectedTypeOf(response.contentType), parent);
+      if ('record' in admission && this.frontier.claim(admission.record.id)) claimed.push({ record: admission.record, response });
+    }
+    for (const { record, response } of claimed) {
+      try {
+        this.traffic.requests++;
+        this.traffic.bytesReceived += response.body.length;
+        // A 4xx the browser met is final, as it would be for our own fetch: recorded, not asked for again.
+        if (response.status >= 400 && !this.options.keepErrorPages) {
+          this.fail(record.id, record.url, new HttpStatusError(response.status, record.url));
+          continue;
+        }
+        await this.process(this.state.getById(record.id)!, { ...response, requestedUrl: record.url, finalUrl: record.url, redirectChain: [], via: 'http' });
+        if (response.status >= 400) this.recordErrorPage(record.id, record.url, response.status);
+      } catch (error) {
+        if (runFailureOf(error) !== undefined) throw error; // the disk: the worker stops the run
+        this.fail(record.id, record.url, error);
+      } finally {
+        this.frontier.release(record.id);
+      }
+    }
   }
 
   /**
@@ -276,9 +396,10 @@ class Crawler {
         () =>
           this.limiter.run(hostKey(item.url), () => {
             this.traffic.requests++;
-            return this.fetcher.fetch(item.url, { headers, followRedirects: false });
+            return this.fetcher.fetch(item.url, { headers, followRedirects: false, signal: this.halt.signal });
           }),
         {
+          signal: this.halt.signal,
           retries: this.options.retries,
           baseDelayMs: this.options.retryBaseDelayMs,
           maxDelayMs: 30_000,
@@ -287,8 +408,13 @@ class Crawler {
         },
       );
       this.traffic.bytesReceived += source.body.length;
+      if (this.traffic.bytesReceived >= this.options.maxTotalBytes) {
+        this.stopAtLimit(`the --max-total-size limit of ${this.options.maxTotalBytes} bytes was reached`);
+      }
       return source;
     } catch (error) {
+      // Cut off by a stop: the URL stays queued for the next run, and nothing of it was written.
+      if (this.halt.signal.aborted) return undefined;
       // An update that meets 404/410 for a page the mirror held takes it out; other failures keep the old copy.
       if (this.updating && error instanceof HttpStatusError && (error.status === 404 || error.status === 410)) {
         if (this.state.previous(item.id)?.state === 'done') {
@@ -352,24 +478,35 @@ class Crawler {
     // Recorded before any await, so an alias with the same bytes processed meanwhile shares this file (R-08).
     this.state.update(record.id, { sha256: bodyHash, own_path: path });
     // A real 0-byte answer is kept as 0 bytes (L-05): no links to rewrite, and no canonical added to nothing.
-    const document = source.body.length === 0 ? null : openDocument(
+    const document = source.body.length === 0 || this.tooLargeToParse(record.url, mediaType, source.body.length) ? null : openDocument(
       { url: source.finalUrl, mediaType, charset: source.charset, body: source.body, robotsHeader: source.headers['x-robots-tag'] },
       { canonical: this.options.canonical, dropScripts: source.via === 'browser' && !this.options.keepScripts },
     );
     let bytes = source.body;
     if (document) {
       const parent = { id: record.id, depth: record.depth };
-      for (const reference of document.references) {
-        // Links of a kept error page are not followed (a soft-404 can link on forever); its requisites are fetched.
-        if (reference.kind === 'page' && (document.nofollow || source.status >= 400)) continue;
-        this.frontier.offer(reference.url, reference.kind, reference.expected, parent);
-      }
-      bytes = this.links.render(record.id, path, document.render.bind(document));
+      // One transaction per batch of lookups and inserts instead of one per statement: a page offers ~50 URLs.
+      this.state.transaction(() => {
+        for (const reference of document.references) {
+          // Links of a kept error page are not followed (a soft-404 can link on forever); its requisites are fetched.
+          if (reference.kind === 'page' && (document.nofollow || source.status >= 400)) continue;
+          this.frontier.offer(reference.url, reference.kind, reference.expected, parent);
+        }
+      });
+      bytes = this.state.transaction(() => this.links.render(record.id, path, document.render.bind(document)));
       await this.store.keepRaw(source.body);
     }
     const fileHash = await this.store.write(path, bytes);
     this.state.update(record.id, { ...fetched, file_sha256: fileHash, local_path: path, own_path: path, title: document?.title ?? null });
     this.reporter.saved(source.finalUrl, path, bytes.length, isPage, source.status);
+  }
+
+  /** A page or stylesheet over --max-parse-size is kept as the origin sent it: parsing it would take gigabytes. */
+  private tooLargeToParse(url: string, mediaType: string, bytes: number): boolean {
+    if (bytes <= this.options.maxParseBytes || !(isHtmlType(mediaType) || mediaType === 'text/css')) return false;
+    const size = `${(bytes / 1024 ** 2).toFixed(1)} MB`;
+    this.reporter.warn(`${url} is ${size}, more than --max-parse-size (${this.options.maxParseBytes} bytes): saved as the server sent it, its links neither followed nor rewritten`);
+    return true;
   }
 
   private async addSitemapUrls(): Promise<void> {
@@ -441,10 +578,12 @@ class Crawler {
       rewrittenForSettlement: rewritten,
       durationMs: Date.now() - this.startedAt,
       ...(this.stoppedBecause ? { stoppedBecause: this.stoppedBecause } : {}),
+      ...(this.frontier.trapSamples.length > 0 ? { traps: this.frontier.trapSamples } : {}),
     };
   }
 
   async close(): Promise<void> {
+    await this.renderer?.close();
     await this.fetcher.close();
     this.state.rollbackUpdate();
     await this.staging?.discard();
@@ -461,6 +600,23 @@ function conditionalHeaders(record: UrlRecord): Record<string, string> {
   const lastModified = record.last_modified ? parseHttpDate(record.last_modified) : undefined;
   if (lastModified !== undefined) headers['if-modified-since'] = formatHttpDate(lastModified);
   return headers;
+}
+
+/** A page is rendered when it was expected to be HTML and the server answered 200 with HTML. */
+function isRenderable(record: UrlRecord, source: PageSource): boolean {
+  return record.expected === 'html' && source.status === 200 && effectiveMediaType(source.contentType, source.body, source.finalUrl) === 'text/html';
+}
+
+function expectedTypeOf(contentType: string): ExpectedType {
+  return isHtmlType(contentType) ? 'html' : contentType === 'text/css' ? 'css' : 'other';
+}
+
+/** Why the whole run cannot go on (the mirror's disk is full or unwritable, files or state database), or undefined. */
+function runFailureOf(error: unknown): string | undefined {
+  if (error instanceof SitemirrorError && (error.code === 'WRITE' || error.code === 'STATE')) return error.message;
+  const code = (error as { code?: unknown } | null)?.code;
+  if (typeof code !== 'string' || !/^SQLITE_(FULL|IOERR|READONLY|CANTOPEN)/.test(code)) return undefined;
+  return `cannot write the crawl state (${STATE_DIR}/state.db): ${code === 'SQLITE_FULL' ? 'the disk is full' : messageOf(error)}`;
 }
 
 function robotsUnavailable(url: string): SitemirrorError {

@@ -1,6 +1,6 @@
 // One seam over the two kinds of document whose links are rewritten: HTML pages and stylesheets. Pure.
 import { decodeStylesheet, parseStylesheet } from './css.js';
-import { decodeHtml, parseHtml } from './html.js';
+import { decodeHtml, htmlWithoutScripts, parseHtml } from './html.js';
 import type { LinkResolver, Reference } from './types.js';
 import { withoutFragment } from './url.js';
 
@@ -30,6 +30,14 @@ export interface DocumentOptions {
 
 export function isHtmlType(mediaType: string): boolean {
   return mediaType === 'text/html' || mediaType === 'application/xhtml+xml';
+}
+
+/**
+ * A rendered snapshot (UTF-8 HTML) without scripts, inline event handlers and <noscript>. The crawler keeps this as
+ * the page's body, so a later rewrite of its links (link settlement) starts from the same script-free page.
+ */
+export function withoutScripts(snapshot: Buffer): Buffer {
+  return Buffer.from(htmlWithoutScripts(snapshot.toString('utf8')), 'utf8');
 }
 
 /** Opens an HTML page or a stylesheet for extraction and rewriting; null for every other kind of file (kept byte for byte). */

@@ -291,7 +291,7 @@ function flattenHeaders(raw: Record<string, string | string[] | undefined>): Rec
 }
 
 /** Bare lower-case media type and charset parameter; with repeated headers the last valid one wins (as in the Fetch standard). */
-function parseContentType(value: string | string[] | undefined): { contentType: string; charset: string | undefined } {
+export function parseContentType(value: string | string[] | undefined): { contentType: string; charset: string | undefined } {
   const values = Array.isArray(value) ? value : value === undefined ? [] : [value];
   let result: { contentType: string; charset: string | undefined } = { contentType: '', charset: undefined };
   for (const [essence = '', ...parameters] of values.map((one) => one.split(';'))) {

@@ -2,8 +2,9 @@
 import { predictedPathFor } from './paths.js';
 import type { Scope } from './scope.js';
 import type { CrawlState, UrlRecord } from './state.js';
+import { detectTrap, type PathHistory, type Trap, type TrapLimits } from './traps.js';
 import type { ExpectedType, ReferenceKind, SkipReason } from './types.js';
-import { normalizeUrl } from './url.js';
+import { normalizeUrl, type QueryRules } from './url.js';
 
 export interface FrontierItem {
   id: number;
@@ -15,7 +16,16 @@ export interface FrontierItem {
 export interface FrontierLimits {
   depth: number;
   maxPages: number;
+  /** Crawler-trap limits for URLs found in documents (seeds and sitemap URLs are exempt); none when absent. */
+  traps?: TrapLimits;
+  /** Query normalisation before dedupe; queries are kept as sent when absent. */
+  query?: QueryRules;
+  /** Told about each new URL refused as a trap. */
+  onTrap?: (url: string, trap: Trap) => void;
 }
+
+/** The first URL refused by each distinct trap reason, for the report; a few, so memory stays bounded. */
+const TRAP_SAMPLES = 20;
 
 /** What became of a URL offered to the frontier. */
 export type Admission = { record: UrlRecord } | { skipped: SkipReason };
@@ -83,6 +93,9 @@ export class Frontier {
   private pageCount: number;
   /** Skips that leave no record (out of scope, other schemes): counted only. */
   readonly uncountedSkips = new Map<SkipReason, number>();
+  /** The first URL each trap reason stopped (at most TRAP_SAMPLES), for the report. */
+  readonly trapSamples: { url: string; reason: string }[] = [];
+  private readonly pathHistory: PathHistory;
 
   constructor(
     private readonly state: CrawlState,
@@ -90,6 +103,7 @@ export class Frontier {
     private readonly limits: FrontierLimits,
   ) {
     const load = (kind: ReferenceKind, limit: number) => state.queuedBatch(kind, limit);
+    this.pathHistory = { queryVariants: (prefix, atMost) => state.countQueryVariants(prefix, atMost) };
     this.requisites = new Lane('requisite', load);
     this.pages = new Lane('page', load);
     this.pageCount = 0;
@@ -116,7 +130,7 @@ export class Frontier {
   offer(rawUrl: string, kind: ReferenceKind, expected: ExpectedType, parent: { id: number; depth: number } | null): Admission {
     let url: string;
     try {
-      url = normalizeUrl(rawUrl);
+      url = normalizeUrl(rawUrl, this.limits.query);
     } catch {
       return this.countSkip('scheme');
     }
@@ -135,6 +149,13 @@ export class Frontier {
         return { record: this.state.getById(existing.id)! };
       }
       return { record: existing };
+    }
+    if (reason === null && parent !== null && this.limits.traps) {
+      const trap = detectTrap(url, this.limits.traps, this.pathHistory, kind === 'page');
+      if (trap) {
+        reason = 'trap';
+        this.noteTrap(url, trap);
+      }
     }
     if (reason === null && kind === 'page' && this.pageCount >= this.limits.maxPages) reason = 'max-pages';
     const entry = { url, kind, expected, depth, foundFrom: parent?.id ?? null, expectedPath: predictedPathFor(url, expected) };
@@ -200,6 +221,13 @@ export class Frontier {
     const waiters = this.waiters;
     this.waiters = [];
     for (const resolve of waiters) resolve();
+  }
+
+  private noteTrap(url: string, trap: Trap): void {
+    if (this.trapSamples.length < TRAP_SAMPLES && !this.trapSamples.some((sample) => sample.reason === trap.reason)) {
+      this.trapSamples.push({ url, reason: trap.reason });
+    }
+    this.limits.onTrap?.(url, trap);
   }
 
   private countSkip(reason: SkipReason): Admission {

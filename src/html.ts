@@ -7,6 +7,7 @@ import { ResultType, Sniffer } from 'encoding-sniffer/sniffer';
 import { decodeBytes, encodingForLabel } from './charset.js';
 import { parseStyleDeclarations, parseStylesheet } from './css.js';
 import { linkAttributesOf, meaningOf, relTokens, type LinkAttribute } from './linktable.js';
+import { loadHtml } from './nesting.js';
 import { refreshUrlSpan } from './refresh.js';
 import { linkTarget, ReferenceList, rewrittenLink, spliceText, type LinkTarget, type TextSpan } from './reference.js';
 import { parseSrcset } from './srcset.js';
@@ -32,7 +33,8 @@ const HTML_NAMESPACE = 'http://www.w3.org/1999/xhtml';
 export function parseHtml(html: string, pageUrl: string): ParsedDocument {
   // Parsed with scripting enabled, as a browser shows the page: <noscript> stays raw text in the tree (so
   // parse5 never hoists its content out of <head>), and the scanner parses that text as markup on its own.
-  const $ = load(html);
+  // Nesting capped at 512 levels as in browsers, so a page nested 100,000 deep neither stalls nor overflows the stack.
+  const $ = loadHtml(html);
   const baseUrl = documentBase($, pageUrl);
   const scanner = new LinkScanner($, baseUrl);
   scanner.scan($.root()[0], true);
@@ -218,11 +220,23 @@ function declareUtf8($: CheerioAPI): void {
   $('head').prepend('<meta charset="utf-8">');
 }
 
-/** For rendered snapshots: scripts already ran, so they go (structured data stays), with inline event handlers. */
+/** A rendered snapshot without its scripts, serialized again: see removeScripts. */
+export function htmlWithoutScripts(html: string): string {
+  const $ = loadHtml(html);
+  removeScripts($);
+  return $.html();
+}
+
+/**
+ * For rendered snapshots: scripts already ran, so they go (structured data stays), with inline event handlers.
+ * <noscript> goes too: the snapshot shows what a reader with scripts saw, and a browser with scripts off would
+ * otherwise add the fallback ("please enable JavaScript") to the content the scripts built.
+ */
 function removeScripts($: CheerioAPI): void {
   $('script')
     .filter((_, script) => (script.attribs.type ?? '').trim().toLowerCase() !== 'application/ld+json')
     .remove();
+  $('noscript').remove();
   $('*').each((_, element) => {
     if (!isElement(element)) return;
     for (const name of Object.keys(element.attribs)) if (name.startsWith('on')) delete element.attribs[name];

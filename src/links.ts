@@ -5,7 +5,7 @@ import { disambiguate, localPathFor, preferredAlias, relativeHref } from './path
 import type { CrawlState, UrlRecord } from './state.js';
 import type { MirrorStore } from './store.js';
 import type { LinkResolver } from './types.js';
-import { normalizeUrl } from './url.js';
+import { normalizeUrl, type QueryRules } from './url.js';
 
 const SETTLEMENT_PASSES = 3;
 
@@ -14,6 +14,8 @@ export class LinkSettler {
     private readonly state: CrawlState,
     private readonly store: MirrorStore,
     private readonly canonical: boolean,
+    /** The frontier's query rules, so a link finds the record its URL was stored under. */
+    private readonly query?: QueryRules,
   ) {}
 
   /** Renders a document with links resolved against the state, and remembers which links it was written with. */
@@ -22,7 +24,7 @@ export class LinkSettler {
     const resolve: LinkResolver = (absoluteUrl) => {
       let url: string;
       try {
-        url = normalizeUrl(absoluteUrl);
+        url = normalizeUrl(absoluteUrl, this.query);
       } catch {
         return null;
       }
@@ -41,7 +43,8 @@ export class LinkSettler {
   private linkablePath(target: UrlRecord): string | null {
     if (target.state === 'done' || target.state === 'redirected') return target.local_path;
     if (target.state === 'removed') return target.own_path;
-    if (target.state === 'queued') return target.local_path ?? target.expected_path;
+    // While settling, a URL still queued was not fetched in this run (it was stopped): link to the origin for now.
+    if (target.state === 'queued') return this.settling ? null : (target.local_path ?? target.expected_path);
     return null;
   }
 
@@ -57,8 +60,11 @@ export class LinkSettler {
     return { path: alternative };
   }
 
+  private settling = false;
+
   /** Final pass: links written before their target's outcome was known are rewritten against the final records. */
   async settle(): Promise<number> {
+    this.settling = true;
     await this.settleSharedFiles();
     let rewritten = 0;
     for (let pass = 0; pass < SETTLEMENT_PASSES; pass++) {

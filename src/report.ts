@@ -32,6 +32,8 @@ export interface CrawlSummary {
   changes?: ChangeReport;
   /** Set when the crawl stopped early (interrupted, disk full). */
   stoppedBecause?: string;
+  /** The first URL each crawler trap stopped, with why (src/traps.ts); set when a trap was met. */
+  traps?: { url: string; reason: string }[];
 }
 
 export interface ReporterOptions {
@@ -100,8 +102,9 @@ export class Reporter {
     this.drawProgress();
   }
 
-  skipped(url: string, reason: SkipReason): void {
-    this.event({ event: 'skipped', url, reason });
+  /** `detail` says more than the reason (which trap, which limit). */
+  skipped(url: string, reason: SkipReason, detail?: string): void {
+    this.event({ event: 'skipped', url, reason, ...(detail === undefined ? {} : { detail }) });
   }
 
   private drawProgress(): void {
@@ -127,11 +130,12 @@ export class Reporter {
       .map(([reason, count]) => `${count} ${reason}`)
       .join(', ');
     const lines = [
-      `${summary.stoppedBecause ? 'Stopped' : 'Mirrored'} ${summary.pages} pages and ${summary.files} files (${formatBytes(summary.bytes)}) into ${summary.outputDir} in ${(summary.durationMs / 1000).toFixed(1)}s.`,
+      `${summary.stoppedBecause ? 'Stopped' : summary.changes ? 'Checked' : 'Mirrored'} ${summary.pages} pages and ${summary.files} files (${formatBytes(summary.bytes)}) into ${summary.outputDir} in ${(summary.durationMs / 1000).toFixed(1)}s.`,
     ];
     if (summary.stoppedBecause) lines.push(`Stopped because ${summary.stoppedBecause}; run the same command again to go on.`);
     if (summary.changes) lines.push(...describeChanges(summary.changes));
     if (skipped) lines.push(`Skipped: ${skipped}.`);
+    for (const trap of summary.traps ?? []) lines.push(`  crawler trap at ${trap.url}: ${trap.reason}`);
     if (summary.failed.length > 0) {
       lines.push(`${summary.failed.length} failed:`);
       for (const failure of summary.failed.slice(0, 20)) {

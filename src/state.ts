@@ -112,6 +112,7 @@ function pathKey(path: string): string {
 export class CrawlState {
   private readonly db: Database.Database;
   private readonly statements;
+  private readonly updateStatements = new Map<string, Database.Statement>();
 
   constructor(stateDir: string) {
     mkdirSync(stateDir, { recursive: true });
@@ -152,6 +153,12 @@ export class CrawlState {
       ),
       countPagesQueuedOrDone: db.prepare<[], { n: number }>(
         `SELECT count(*) AS n FROM urls WHERE kind = 'page' AND state IN ('queued', 'done', 'redirected', 'failed')`,
+      ),
+      // A range on the url index: every URL that starts with the prefix ('?' + 1 is '@'), counted up to a limit.
+      countPrefixed: db.prepare<[string, string, number], { n: number }>(`SELECT count(*) AS n FROM (SELECT 1 FROM urls WHERE url >= ? AND url < ? LIMIT ?)`),
+      requeueTransient: db.prepare(
+        `UPDATE urls SET state = 'queued', error_code = NULL, error_message = NULL, http_status = NULL WHERE state = 'failed'
+         AND (error_code IN ('NETWORK', 'TIMEOUT', 'ROBOTS_UNAVAILABLE') OR (error_code = 'HTTP_STATUS' AND (http_status >= 500 OR http_status IN (408, 429))))`,
       ),
       startRun: db.prepare(`INSERT INTO runs (command, started_at) VALUES (?, ?)`),
       finishRun: db.prepare(`UPDATE runs SET finished_at = ?, summary = ? WHERE id = ?`),
@@ -198,7 +205,10 @@ export class CrawlState {
     const names = Object.keys(fields);
     if (names.length === 0) return;
     const sql = `UPDATE urls SET ${names.map((name) => `${name} = @${name}`).join(', ')} WHERE id = @id`;
-    this.db.prepare(sql).run({ ...fields, id });
+    // Preparing is most of the cost of a small UPDATE; the crawl uses a dozen shapes of field lists over and over.
+    let statement = this.updateStatements.get(sql);
+    if (!statement) this.updateStatements.set(sql, (statement = this.db.prepare(sql)));
+    statement.run({ ...fields, id });
   }
 
   /** Gives `path` to the URL, or tells which other URL already owns it (paths compare case-folded). */
@@ -233,6 +243,16 @@ export class CrawlState {
 
   countPages(): number {
     return this.statements.countPagesQueuedOrDone.get()?.n ?? 0;
+  }
+
+  /** How many known URLs start with `prefix` (which must end in '?'), counting at most `atMost`. */
+  countQueryVariants(prefix: string, atMost: number): number {
+    return this.statements.countPrefixed.get(prefix, `${prefix.slice(0, -1)}@`, atMost)?.n ?? 0;
+  }
+
+  /** Puts URLs that failed for a reason that may pass (network, timeout, 5xx, 408, 429) back in the frontier. */
+  requeueTransientFailures(): number {
+    return this.statements.requeueTransient.run().changes;
   }
 
   startRun(command: string): number {

@@ -1,6 +1,7 @@
 // Files in the mirror: atomic writes (temporary file, then rename) and hashes. Knows paths and bytes, not URLs.
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { existsSync, mkdirSync, rmdirSync } from 'node:fs';
 import { dirname, join, resolve, sep } from 'node:path';
 import { SitemirrorError } from './errors.js';
 
@@ -8,6 +9,41 @@ export const STATE_DIR = '.sitemirror';
 
 export function sha256(bytes: Buffer | string): string {
   return createHash('sha256').update(bytes).digest('hex');
+}
+
+/** Creates the mirror's folder and its state folder, or says in one line why it cannot. */
+export function createMirrorFolder(root: string): void {
+  try {
+    mkdirSync(join(root, STATE_DIR), { recursive: true });
+  } catch (error) {
+    // A recursive mkdir may report ENOENT for a read-only parent: the last folder that exists tells the real reason.
+    let existing = resolve(root);
+    while (!existsSync(existing) && dirname(existing) !== existing) existing = dirname(existing);
+    let cause = error;
+    try {
+      const probe = join(existing, `.sitemirror-probe-${randomBytes(4).toString('hex')}`);
+      mkdirSync(probe);
+      rmdirSync(probe);
+    } catch (probeError) {
+      cause = probeError;
+    }
+    throw new SitemirrorError('WRITE', `cannot create the mirror folder ${root}: ${diskReason(cause)}`, { cause: error });
+  }
+}
+
+/** An errno in the user's words, with the code for searching: `the disk is full (ENOSPC)`. */
+function diskReason(error: unknown): string {
+  const code = (error as NodeJS.ErrnoException).code ?? 'EIO';
+  const reasons: Record<string, string> = {
+    ENOSPC: 'the disk is full',
+    EDQUOT: 'the disk quota is used up',
+    EACCES: 'permission denied',
+    EPERM: 'permission denied',
+    EROFS: 'the file system is read-only',
+    ENOTDIR: 'a file is in the way',
+    EEXIST: 'a file is in the way',
+  };
+  return reasons[code] === undefined ? code : `${reasons[code]} (${code})`;
 }
 
 export class MirrorStore {
@@ -81,14 +117,16 @@ export class MirrorStore {
   private async writeAtomic(target: string, bytes: Buffer | string): Promise<void> {
     const temporary = join(this.tmpDir, randomBytes(8).toString('hex'));
     try {
-      await mkdir(dirname(target), { recursive: true });
       await writeFile(temporary, bytes);
-      await rename(temporary, target);
+      // Most folders exist already: a recursive mkdir per file costs a stat per path segment, so only on ENOENT.
+      await rename(temporary, target).catch(async (error: NodeJS.ErrnoException) => {
+        if (error.code !== 'ENOENT') throw error;
+        await mkdir(dirname(target), { recursive: true });
+        await rename(temporary, target);
+      });
     } catch (error) {
       await rm(temporary, { force: true }).catch(() => undefined);
-      const code = (error as NodeJS.ErrnoException).code ?? 'EIO';
-      const reason = code === 'ENOSPC' ? 'the disk is full' : code === 'EACCES' || code === 'EPERM' ? 'permission denied' : code;
-      throw new SitemirrorError('WRITE', `cannot write ${target}: ${reason}`, { cause: error });
+      throw new SitemirrorError('WRITE', `cannot write ${target}: ${diskReason(error)}`, { cause: error });
     }
   }
 }

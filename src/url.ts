@@ -28,19 +28,59 @@ export function resolveUrl(reference: string, base: string): string | null {
   return url.href;
 }
 
+/** How a crawl normalises query strings before dedupe, so one page is not fetched under endless spellings. */
+export interface QueryRules {
+  /** Sort parameters by name, stably (a repeated name keeps the order of its values): `?b=1&a=2` ⇒ `?a=2&b=1`. */
+  sortParams: boolean;
+  /**
+   * Parameter names to drop (session ids, trackers), case-insensitive; a trailing `*` matches a prefix (`utm_*`).
+   * They go from the query and from `;name=value` path parameters (`/page;jsessionid=ABC`).
+   */
+  stripParams: string[];
+}
+
+/** Session ids and campaign trackers: they name the visit, not the page. */
+export const DEFAULT_STRIP_PARAMS = ['jsessionid', 'phpsessid', 'sid', 'sessionid', 'utm_*'];
+
 /**
- * The key under which a URL is deduplicated and stored: fragment dropped, scheme and host lower-cased,
- * default port removed, dot segments resolved, percent-escapes normalised. The query is kept as sent.
+ * The key under which a URL is deduplicated, stored, fetched and named: fragment dropped, scheme and host
+ * lower-cased, default port removed, dot segments resolved, percent-escapes normalised. Without `query` rules the
+ * query is kept as sent; with them, parameters are dropped and sorted as the rules say (empty pieces go too).
  * Throws a TypeError on an unparsable URL.
  */
-export function normalizeUrl(input: string): string {
+export function normalizeUrl(input: string, query?: QueryRules): string {
   const url = new URL(input);
   url.hash = '';
   url.pathname = normalizePercentEncoding(url.pathname);
+  if (query && query.stripParams.length > 0 && url.pathname.includes(';')) url.pathname = stripPathParams(url.pathname, query.stripParams);
   // An empty query ('?' alone) reads as '' but stays in href; setting '' drops it.
-  if (url.search) url.search = normalizePercentEncoding(url.search);
+  if (url.search) url.search = query ? normalizeQuery(normalizePercentEncoding(url.search.slice(1)), query) : normalizePercentEncoding(url.search);
   else url.search = '';
   return url.href;
+}
+
+function isStripped(name: string, stripParams: string[]): boolean {
+  const lower = name.toLowerCase();
+  return stripParams.some((pattern) => {
+    const wanted = pattern.toLowerCase();
+    return wanted.endsWith('*') ? lower.startsWith(wanted.slice(0, -1)) : lower === wanted;
+  });
+}
+
+/** `a=1&&utm_source=x&B=2&a=0` ⇒ `B=2&a=1&a=0` (sorted by code unit, stable, stripped, empty pieces dropped). */
+function normalizeQuery(query: string, rules: QueryRules): string {
+  const params = query
+    .split('&')
+    .filter((piece) => piece !== '')
+    .map((piece) => ({ piece, name: piece.split('=', 1)[0]! }))
+    .filter(({ name }) => !isStripped(name, rules.stripParams));
+  if (rules.sortParams) params.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  return params.map(({ piece }) => piece).join('&');
+}
+
+/** `/shop;jsessionid=ABC/item;v=2` ⇒ `/shop/item;v=2` when jsessionid is stripped (Java servlet URL rewriting). */
+function stripPathParams(pathname: string, stripParams: string[]): string {
+  return pathname.replace(/;([^;/=]*)=[^;/]*/g, (param, name: string) => (isStripped(name, stripParams) ? '' : param));
 }
 
 /** The URL without its fragment, for canonical tags and for requests (a fragment is never sent, RFC 9110 §4.2.5). */

@@ -2,6 +2,7 @@
 import { existsSync, statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join, resolve, sep } from 'node:path';
+import { DEFAULTS, parseStoredOptions } from './config.js';
 import { parseStylesheet } from './css.js';
 import { SitemirrorError } from './errors.js';
 import { parseHtml } from './html.js';
@@ -32,6 +33,8 @@ export async function verifyMirror(outputDir: string): Promise<VerifyResult> {
   const state = new CrawlState(join(root, STATE_DIR));
   try {
     const records = state.all(`SELECT * FROM urls WHERE own_path IS NOT NULL AND file_sha256 IS NOT NULL ORDER BY own_path`) as UrlRecord[];
+    const storedOptions = state.getMeta('options');
+    const maxParseBytes = storedOptions === undefined ? DEFAULTS.maxParseBytes : parseStoredOptions(storedOptions).maxParseBytes;
     const problems: VerifyProblem[] = [];
     let linksChecked = 0;
     for (const record of records) {
@@ -44,7 +47,9 @@ export async function verifyMirror(outputDir: string): Promise<VerifyResult> {
       if (sha256(bytes) !== record.file_sha256) {
         problems.push({ kind: 'hash-mismatch', path, detail: `the file for ${record.url} changed since it was written` });
       }
-      const links = localLinks(path, bytes, record.content_type ?? '');
+      // A document over --max-parse-size was kept as the origin sent it: its links are the origin's, not ours to check.
+      const unparsed = record.bytes !== null && record.bytes > maxParseBytes && record.file_sha256 === record.sha256;
+      const links = unparsed ? [] : localLinks(path, bytes, record.content_type ?? '');
       linksChecked += links.length;
       for (const link of links) {
         if (!isFileInside(root, link.target)) problems.push({ kind: 'broken-link', path, detail: `${link.href} does not open a file in the mirror` });

@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { load } from 'cheerio';
-import { parseHtml } from '../src/html.js';
+import { htmlWithoutScripts, parseHtml } from '../src/html.js';
 import { expectedForPage } from '../src/linktable.js';
 import { parseSrcset } from '../src/srcset.js';
 import type { LinkResolver, Reference } from '../src/types.js';
@@ -439,6 +439,20 @@ describe('html: canonical, charset, robots, title', () => {
     const out = parseHtml(html, `${HOST}/`).serialize(nothingMirrored, { canonicalUrl: null, dropScripts: true });
     assert.ok(!out.includes('onclick') && !out.includes('x()') && !out.includes('a.js'));
     assert.ok(out.includes('<script type="application/ld+json">{"a":1}</script>'));
+  });
+
+  it('drops <noscript> with the scripts: a rendered snapshot shows what a reader with scripts saw', () => {
+    const html = page('<p>built</p><noscript><p>Please enable JavaScript</p><img src="pixel.gif"></noscript>');
+    const out = parseHtml(html, `${HOST}/`).serialize(nothingMirrored, { canonicalUrl: null, dropScripts: true });
+    assert.ok(out.includes('<p>built</p>'));
+    assert.ok(!out.includes('noscript') && !out.includes('enable JavaScript') && !out.includes('pixel.gif'), out);
+  });
+
+  it('htmlWithoutScripts leaves a page whose links no longer name scripts or noscript content', () => {
+    const html = page('<a href="/next" onclick="go()">next</a><noscript><img src="/fallback.png"></noscript><script src="/app.js"></script>');
+    const out = htmlWithoutScripts(html);
+    assert.deepEqual(parseHtml(out, `${HOST}/`).references.map((ref) => ref.url), [`${HOST}/next`]);
+    assert.ok(!out.includes('onclick'));
   });
 
   it('refuses a second serialize, since the first rewrote the tree', () => {

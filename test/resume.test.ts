@@ -71,7 +71,8 @@ describe('resuming a killed crawl', () => {
       assert.ok(expected.size >= PAGES + 12, `reference mirror has only ${expected.size} files`);
 
       const resumed = await tempDir();
-      const args = ['crawl', `${server.origin}/`, '-o', resumed, '--quiet', '--concurrency', '4'];
+      // --render never as runCli gives the reference run: the killed runs are spawned directly.
+      const args = ['crawl', `${server.origin}/`, '-o', resumed, '--quiet', '--concurrency', '4', '--render', 'never'];
       // Three kills at random points of the crawl (it makes about PAGES + 13 requests).
       for (const share of [0.1, 0.35, 0.6]) {
         const atRequest = requestCount + Math.round((share + Math.random() * 0.15) * PAGES * 0.6);
@@ -86,6 +87,38 @@ describe('resuming a killed crawl', () => {
       for (const [file, bytes] of expected) assert.equal(actual.get(file), bytes, `${file} differs`);
       const verify = await runCli(['verify', resumed]);
       assert.equal(verify.code, 0, verify.stdout);
+    } finally {
+      await server.close();
+    }
+  });
+});
+
+describe('interrupting a crawl with SIGINT', () => {
+  it('stops gracefully: a browsable mirror that verify passes, and a resume that finishes it', async () => {
+    let count = 0;
+    let interrupt: (() => void) | undefined;
+    const server = await startServer({
+      routes: slowSite(() => {
+        count++;
+        if (count === 25) interrupt?.();
+      }),
+    });
+    try {
+      const output = await tempDir();
+      const args = ['crawl', `${server.origin}/`, '-o', output, '--concurrency', '2', '--render', 'never'];
+      const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
+      let stderr = '';
+      child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+      interrupt = () => child.kill('SIGINT');
+      const code = await new Promise<number | null>((done) => child.on('exit', done));
+      assert.equal(code, 1);
+      assert.match(stderr, /Stopped because the crawl was interrupted; run the same command again/);
+      const partial = await runCli(['verify', output]);
+      assert.equal(partial.code, 0, `a stopped crawl leaves no broken local link:\n${partial.stdout}`);
+      const resumed = await runCli(args);
+      assert.equal(resumed.code, 0, resumed.stderr);
+      assert.ok(listFiles(output).length >= PAGES + 12);
+      assert.equal((await runCli(['verify', output])).code, 0);
     } finally {
       await server.close();
     }

@@ -12,9 +12,18 @@ export interface CliResult {
   stderr: string;
 }
 
-export function runCli(args: string[], options: { cwd?: string; timeoutMs?: number } = {}): Promise<CliResult> {
+/**
+ * Runs `sitemirror ...args`. A `crawl` that does not choose a --render mode gets `--render never`: the tests written
+ * for the plain HTTP path stay on it (and fast) now that rendering in a browser is the default. Render tests pass
+ * --render themselves.
+ */
+export function runCli(args: string[], options: { cwd?: string; timeoutMs?: number; nodeOptions?: string[]; env?: Record<string, string> } = {}): Promise<CliResult> {
   return new Promise((done, fail) => {
-    const child = spawn(process.execPath, [BIN, ...args], { cwd: options.cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+    const renderChosen = args.some((arg) => arg === '--render' || arg.startsWith('--render='));
+    const fullArgs = args[0] === 'crawl' && !renderChosen ? [...args, '--render', 'never'] : args;
+    // nodeOptions go before the bin (an --import that measures memory); env is added to the environment.
+    const env = options.env ? { ...process.env, ...options.env } : undefined;
+    const child = spawn(process.execPath, [...(options.nodeOptions ?? []), BIN, ...fullArgs], { cwd: options.cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));

@@ -1,0 +1,124 @@
+// Running one tool under GNU time, and reading what it mirrored back into page indexes.
+import { spawn, spawnSync } from 'node:child_process';
+import { open, readdir, readFile, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+
+export interface Measurement {
+  exitCode: number | null;
+  /** Killed by the bench's time cap (HTTrack at its defaults). */
+  timedOut: boolean;
+  wallS: number;
+  /** User + system time of the tool and every child it waited for. */
+  cpuS: number;
+  /** Peak resident set of the largest process in the tree (GNU time's %M, from wait4). */
+  peakRssMb: number;
+  stderrTail: string;
+}
+
+export interface MirrorContents {
+  files: number;
+  bytes: number;
+  /** Page indexes found in the mirror's HTML files (the generator's bench-page meta tag). */
+  pages: Set<number>;
+}
+
+/** Runs a command under `/usr/bin/time` (and `timeout` when capped); stdout lines go to onLine. */
+export function measure(command: string[], options: { cwd: string; timeoutS?: number; onLine?: (line: string) => void; onStart?: (pid: number) => void }): Promise<Measurement> {
+  const timeFile = join(options.cwd, '.bench-time');
+  const capped = options.timeoutS === undefined ? command : ['timeout', '-s', 'INT', '-k', '10', String(options.timeoutS), ...command];
+  return new Promise((done, fail) => {
+    const child = spawn('/usr/bin/time', ['-f', '%e %U %S %M', '-o', timeFile, ...capped], { cwd: options.cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+    if (child.pid !== undefined) options.onStart?.(child.pid);
+    let stderr = '';
+    let pending = '';
+    child.stdout.on('data', (chunk: Buffer) => {
+      if (!options.onLine) return;
+      pending += chunk.toString();
+      const lines = pending.split('\n');
+      pending = lines.pop()!;
+      for (const line of lines) options.onLine(line);
+    });
+    child.stderr.on('data', (chunk: Buffer) => (stderr = (stderr + chunk.toString()).slice(-4000)));
+    child.on('error', fail);
+    child.on('close', async (code) => {
+      try {
+        const [wall, user, system, rssKb] = (await readFile(timeFile, 'utf8')).trim().split('\n').pop()!.split(' ').map(Number);
+        done({
+          exitCode: code,
+          timedOut: options.timeoutS !== undefined && code === 124,
+          wallS: wall!,
+          cpuS: user! + system!,
+          peakRssMb: rssKb! / 1024,
+          stderrTail: stderr.trim().split('\n').slice(-3).join('\n'),
+        });
+      } catch (error) {
+        fail(new Error(`${command.join(' ')}: no timing (${(error as Error).message}); stderr: ${stderr}`));
+      }
+    });
+  });
+}
+
+// Each tool's bookkeeping, which is not part of the mirror.
+const NOT_MIRROR = new Set(['.sitemirror', 'hts-cache', '.bench-time']);
+
+/** Counts the files under the host folders (top-level files are tool bookkeeping) and finds the pages in them. */
+export async function readMirror(dir: string): Promise<MirrorContents> {
+  const contents: MirrorContents = { files: 0, bytes: 0, pages: new Set() };
+  const head = Buffer.alloc(512);
+  const walk = async (folder: string): Promise<void> => {
+    for (const entry of await readdir(folder, { withFileTypes: true })) {
+      if (NOT_MIRROR.has(entry.name)) continue;
+      const path = join(folder, entry.name);
+      if (entry.isDirectory()) {
+        await walk(path);
+        continue;
+      }
+      contents.files++;
+      contents.bytes += (await stat(path)).size;
+      const file = await open(path, 'r');
+      try {
+        const { bytesRead } = await file.read(head, 0, head.length, 0);
+        const match = /<meta name="bench-page" content="(\d+)"/.exec(head.subarray(0, bytesRead).toString('latin1'));
+        if (match) contents.pages.add(Number(match[1]));
+      } finally {
+        await file.close();
+      }
+    }
+  };
+  for (const entry of await readdir(dir, { withFileTypes: true })) {
+    if (entry.isDirectory() && !NOT_MIRROR.has(entry.name)) await walk(join(dir, entry.name));
+  }
+  return contents;
+}
+
+/** The first line of `tool --version`, or null when the tool is not on PATH. */
+export function versionOf(tool: string): string | null {
+  const result = spawnSync(tool, ['--version'], { encoding: 'utf8' });
+  if (result.error) return null;
+  return (result.stdout || result.stderr).split('\n').find((line) => line.trim() !== '')?.trim() ?? '';
+}
+
+/** Installs Debian packages when running as root with apt-get (like .ci/run does for Chromium); false otherwise. */
+export function aptInstall(packages: string[]): boolean {
+  if (process.getuid?.() !== 0 || spawnSync('which', ['apt-get']).status !== 0) return false;
+  const result = spawnSync('apt-get', ['install', '-y', '--no-install-recommends', ...packages], { stdio: ['ignore', 'ignore', 'inherit'] });
+  return result.status === 0;
+}
+
+/** Resident set of a process tree's node member, read from /proc (for the scale run's samples). */
+export async function rssOfTree(rootPid: number): Promise<number> {
+  let total = 0;
+  const visit = async (pid: number): Promise<void> => {
+    try {
+      const status = await readFile(`/proc/${pid}/status`, 'utf8');
+      const rss = /VmRSS:\s+(\d+)/.exec(status);
+      if (rss) total = Math.max(total, Number(rss[1]) / 1024);
+      const children = await readFile(`/proc/${pid}/task/${pid}/children`, 'utf8');
+      for (const child of children.trim().split(/\s+/).filter(Boolean)) await visit(Number(child));
+    } catch {
+      // gone already
+    }
+  };
+  await visit(rootPid);
+  return total;
+}

@@ -1,0 +1,282 @@
+// `npm run bench`: sitemirror against wget, wget2 and HTTrack on one generated site, rounds interleaved.
+//
+//   npm run bench                                   1,000 pages, 50 ms and 0 ms latency, 3 rounds
+//   npm run bench -- --pages 300 --rounds 1         a quick look
+//   npm run bench -- --scale --pages 100000         sitemirror alone on a big site: memory and pages/s per tenth
+//
+// The site is served by bench/generate-site.mjs in its own process. Every tool is timed by GNU time (wall, user +
+// system CPU of the whole process tree, peak RSS). Each tool's mirror is mapped back to page indexes (a meta tag
+// the generator puts in every page), so the table says whether the tools mirrored the same pages.
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { aptInstall, measure, readMirror, rssOfTree, versionOf, type Measurement } from './measure.js';
+
+const ROOT = resolve(import.meta.dirname, '..');
+const BIN = join(ROOT, 'bin', 'sitemirror.js');
+const { values } = parseArgs({
+  options: {
+    pages: { type: 'string' },
+    latency: { type: 'string', default: '50,0' },
+    rounds: { type: 'string', default: '3' },
+    tools: { type: 'string' },
+    'httrack-cap': { type: 'string', default: '40' },
+    'render-pages': { type: 'string', default: '100' },
+    scale: { type: 'boolean', default: false },
+    work: { type: 'string', default: join(tmpdir(), 'sitemirror-bench') },
+    'no-build': { type: 'boolean', default: false },
+  },
+});
+const PAGES = Number(values.pages ?? (values.scale ? 100_000 : 1000));
+const ROUNDS = Number(values.rounds);
+const HTTRACK_CAP_S = Number(values['httrack-cap']);
+const RENDER_PAGES = Number(values['render-pages']);
+
+interface Tool {
+  name: string;
+  binary: string;
+  debianPackage?: string;
+  command(url: string, out: string): string[];
+  /** HTTrack crawls a few connections per second on purpose: one capped run per latency, not every round. */
+  capped?: boolean;
+}
+
+const sitemirror = (extra: string[]) => (url: string, out: string) => [process.execPath, BIN, 'crawl', url, '-o', out, '-q', ...extra];
+const WGET_FLAGS = ['--mirror', '--convert-links', '--page-requisites', '--adjust-extension', '-q'];
+const TOOLS: Tool[] = [
+  { name: 'sitemirror', binary: process.execPath, command: sitemirror([]) },
+  { name: 'sitemirror -c5', binary: process.execPath, command: sitemirror(['-c', '5', '--per-host', '5']) },
+  { name: 'wget', binary: 'wget', debianPackage: 'wget', command: (url, out) => ['wget', ...WGET_FLAGS, '-P', out, url] },
+  { name: 'wget2 --max-threads=5', binary: 'wget2', debianPackage: 'wget2', command: (url, out) => ['wget2', ...WGET_FLAGS, '--max-threads=5', '-P', out, url] },
+  { name: 'httrack', binary: 'httrack', debianPackage: 'httrack', capped: true, command: (url, out) => ['httrack', url, '-O', out, '-q'] },
+  {
+    name: 'httrack -c8 -%c100 -A… -%!',
+    binary: 'httrack',
+    debianPackage: 'httrack',
+    capped: true,
+    command: (url, out) => ['httrack', url, '-O', out, '-q', '-c8', '-%c100', '-A100000000', '-%!'],
+  },
+];
+
+interface Row {
+  tool: string;
+  runs: Measurement[];
+  pages: number;
+  files: number;
+  bytes: number;
+  missing: number[];
+}
+
+function median(numbers: number[]): number {
+  const sorted = [...numbers].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
+}
+
+async function startSite(pages: number, latencyMs: number): Promise<{ url: string; process: ChildProcess }> {
+  const child = spawn(process.execPath, [join(ROOT, 'bench', 'generate-site.mjs'), '--pages', String(pages), '--latency', String(latencyMs), '--port', '0'], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const url = await new Promise<string>((done, fail) => {
+    child.stdout!.once('data', (chunk: Buffer) => done(/listening (\S+)/.exec(chunk.toString())![1]! + '/'));
+    child.once('exit', () => fail(new Error('the site generator exited')));
+  });
+  return { url, process: child };
+}
+
+function availableTools(): Tool[] {
+  const wanted = values.tools?.split(',').map((name) => name.trim());
+  const chosen = TOOLS.filter((tool) => !wanted || wanted.some((name) => tool.name.startsWith(name)));
+  const missing = [...new Set(chosen.filter((tool) => tool.debianPackage && versionOf(tool.binary) === null).map((tool) => tool.debianPackage!))];
+  if (missing.length > 0) {
+    console.log(`installing ${missing.join(' ')} from Debian…`);
+    if (!aptInstall(missing)) console.log(`could not install them; run: sudo apt-get install -y ${missing.join(' ')}  (their rows are skipped)`);
+  }
+  if (versionOf('/usr/bin/time') === null && !aptInstall(['time'])) throw new Error('GNU time is needed: sudo apt-get install -y time');
+  return chosen.filter((tool) => versionOf(tool.binary) !== null);
+}
+
+async function runOnce(tool: Tool, url: string, out: string): Promise<{ measurement: Measurement; contents: Awaited<ReturnType<typeof readMirror>> }> {
+  await rm(out, { recursive: true, force: true });
+  await mkdir(out, { recursive: true });
+  const measurement = await measure(tool.command(url, out), { cwd: out, ...(tool.capped ? { timeoutS: HTTRACK_CAP_S } : {}) });
+  const contents = await readMirror(out);
+  await rm(out, { recursive: true, force: true });
+  return { measurement, contents };
+}
+
+function format(number: number, digits = 1): string {
+  return Number.isFinite(number) ? number.toFixed(digits) : '–';
+}
+
+function printTable(rows: Row[], pages: number): void {
+  const base = rows.find((row) => row.tool === 'sitemirror');
+  const baseWall = base ? median(base.runs.map((run) => run.wallS)) : NaN;
+  const baseCpu = base ? median(base.runs.map((run) => run.cpuS)) : NaN;
+  const header = ['tool', 'pages', 'files', 'MB', 'wall s', 'CPU s', 'CPU ms/page', 'peak RSS MB', 'pages/s', 'wall ÷ sitemirror', 'CPU ÷ sitemirror', 'same pages?'];
+  const lines = rows.map((row) => {
+    const wall = median(row.runs.map((run) => run.wallS));
+    const cpu = median(row.runs.map((run) => run.cpuS));
+    const rss = Math.max(...row.runs.map((run) => run.peakRssMb));
+    const capped = row.runs.some((run) => run.timedOut);
+    const same = row.missing.length === 0 ? 'yes' : `${row.missing.length} missing${capped ? ` (stopped at ${HTTRACK_CAP_S} s)` : ''}, e.g. ${row.missing.slice(0, 3).join(', ')}`;
+    return [
+      row.tool,
+      String(row.pages),
+      String(row.files),
+      format(row.bytes / 1e6),
+      format(wall, 2),
+      format(cpu, 2),
+      format((cpu * 1000) / Math.max(1, row.pages), 2),
+      format(rss, 0),
+      format(row.pages / wall, 1),
+      format(wall / baseWall, 2),
+      format(cpu / baseCpu, 2),
+      same,
+    ];
+  });
+  const widths = header.map((cell, i) => Math.max(cell.length, ...lines.map((line) => line[i]!.length)));
+  const show = (cells: string[]) => `| ${cells.map((cell, i) => cell.padEnd(widths[i]!)).join(' | ')} |`;
+  console.log(show(header));
+  console.log(`|${widths.map((width) => '-'.repeat(width + 2)).join('|')}|`);
+  for (const line of lines) console.log(show(line));
+  console.log(`(medians of ${ROUNDS} round(s); a run over 60 s is run once; HTTrack one run capped at ${HTTRACK_CAP_S} s; expected pages: ${pages})`);
+}
+
+async function benchLatency(tools: Tool[], latencyMs: number, results: Map<string, Row>): Promise<void> {
+  const site = await startSite(PAGES, latencyMs);
+  try {
+    console.log(`\n## ${PAGES} pages, ${latencyMs} ms latency per response (${site.url})`);
+    for (let round = 1; round <= ROUNDS; round++) {
+      for (const tool of tools) {
+        // HTTrack runs once, capped; a run over a minute (wget 1.x at 50 ms is sequential) is its own median.
+        const previous = results.get(tool.name)?.runs[0];
+        if (round > 1 && (tool.capped || (previous && previous.wallS > 60))) continue;
+        const { measurement, contents } = await runOnce(tool, site.url, join(values.work!, 'mirror'));
+        const row = results.get(tool.name) ?? { tool: tool.name, runs: [], pages: 0, files: 0, bytes: 0, missing: [] };
+        row.runs.push(measurement);
+        row.pages = contents.pages.size;
+        row.files = contents.files;
+        row.bytes = contents.bytes;
+        row.missing = Array.from({ length: PAGES }, (_, i) => i).filter((i) => !contents.pages.has(i));
+        results.set(tool.name, row);
+        const note = measurement.timedOut ? ' (capped)' : measurement.exitCode === 0 ? '' : ` (exit ${measurement.exitCode}: ${measurement.stderrTail})`;
+        console.log(`round ${round} ${tool.name}: ${contents.pages.size} pages in ${measurement.wallS.toFixed(2)} s, CPU ${measurement.cpuS.toFixed(2)} s, ${measurement.peakRssMb.toFixed(0)} MB${note}`);
+      }
+    }
+    printTable([...results.values()], PAGES);
+    if (latencyMs === 0) await benchRender(site.url);
+  } finally {
+    site.process.kill('SIGTERM');
+  }
+}
+
+async function benchRender(url: string): Promise<void> {
+  const out = join(values.work!, 'render');
+  await rm(out, { recursive: true, force: true });
+  await mkdir(out, { recursive: true });
+  const measurement = await measure([process.execPath, BIN, 'crawl', url, '-o', out, '-q', '--render', 'always', '--max-pages', String(RENDER_PAGES)], { cwd: out });
+  if (measurement.exitCode === 2 && /render/i.test(measurement.stderrTail)) {
+    console.log(`render mode: skipped, the CLI refuses --render always (${measurement.stderrTail.split('\n').pop()})`);
+    return;
+  }
+  const contents = await readMirror(out);
+  await rm(out, { recursive: true, force: true });
+  const rate = contents.pages.size / measurement.wallS;
+  console.log(
+    `render mode (--render always, --max-pages ${RENDER_PAGES}): ${contents.pages.size} pages in ${measurement.wallS.toFixed(2)} s = ${rate.toFixed(1)} pages/s, CPU ${measurement.cpuS.toFixed(2)} s, peak RSS ${measurement.peakRssMb.toFixed(0)} MB (largest process)` +
+      `${measurement.exitCode === 0 ? '' : `, exit ${measurement.exitCode}`} — target ≥ 10 pages/s: ${rate >= 10 ? 'holds' : 'MISSED'}`,
+  );
+}
+
+function checkTargets(byLatency: Map<number, Map<string, Row>>): void {
+  console.log('\n## Targets');
+  const wall = (row: Row | undefined) => (row ? median(row.runs.map((run) => run.wallS)) : NaN);
+  const perPageCpuMs = (row: Row | undefined) => (row ? (median(row.runs.map((run) => run.cpuS)) * 1000) / Math.max(1, row.pages) : NaN);
+  const verdict = (ok: boolean) => (ok ? 'holds' : 'MISSED');
+  const slow = byLatency.get(50);
+  if (slow) {
+    const c5 = wall(slow.get('sitemirror -c5'));
+    const wget2 = wall(slow.get('wget2 --max-threads=5'));
+    console.log(`50 ms, 5 connections: sitemirror -c5 ${format(c5, 2)} s vs wget2 ${format(wget2, 2)} s — no longer than wget2: ${verdict(c5 <= wget2)}`);
+    const rate = (row: Row | undefined) => (row ? row.pages / wall(row) : NaN);
+    const ratio = rate(slow.get('sitemirror')) / rate(slow.get('wget'));
+    console.log(`50 ms, defaults: sitemirror ${format(ratio, 1)}× the pages/s of wget 1.x — at least 5×: ${verdict(ratio >= 5)}`);
+  }
+  const fast = byLatency.get(0);
+  if (fast) {
+    const ours = perPageCpuMs(fast.get('sitemirror'));
+    const wget = perPageCpuMs(fast.get('wget'));
+    const wget2 = perPageCpuMs(fast.get('wget2 --max-threads=5'));
+    console.log(`0 ms: sitemirror CPU ${format(ours, 2)} ms/page (wget ${format(wget, 2)}, ${format(ours / wget, 1)}×; wget2 ${format(wget2, 2)}, ${format(ours / wget2, 1)}×) — under 2 ms: ${verdict(ours < 2)}`);
+  }
+}
+
+async function benchScale(): Promise<void> {
+  const site = await startSite(PAGES, 0);
+  const out = join(values.work!, 'scale');
+  await rm(out, { recursive: true, force: true });
+  await mkdir(out, { recursive: true });
+  console.log(`\n## scale: ${PAGES} pages, 0 ms latency, sitemirror at its defaults (${site.url})`);
+  const tenth = Math.ceil(PAGES / 10);
+  const started = Date.now();
+  let pages = 0;
+  let rootPid = 0;
+  let tenthRss = 0;
+  const marks: { at: number; rssMb: number }[] = [];
+  const sampler = setInterval(async () => {
+    if (rootPid) tenthRss = Math.max(tenthRss, await rssOfTree(rootPid));
+  }, 500);
+  try {
+    const measurement = await measure([process.execPath, BIN, 'crawl', site.url, '-o', out, '--json'], {
+      cwd: out,
+      onStart: (pid) => (rootPid = pid),
+      onLine: (line) => {
+        if (!line.includes('"event":"saved"') || !line.includes('"page":true')) return;
+        pages++;
+        if (pages % tenth === 0 || pages === PAGES) {
+          marks.push({ at: Date.now(), rssMb: tenthRss });
+          tenthRss = 0;
+        }
+      },
+    });
+    let previous = started;
+    marks.forEach((mark, i) => {
+      const count = Math.min(tenth, PAGES - i * tenth);
+      console.log(`tenth ${i + 1}: ${format(count / ((mark.at - previous) / 1000), 0)} pages/s, RSS up to ${format(mark.rssMb, 0)} MB`);
+      previous = mark.at;
+    });
+    const rate = pages / measurement.wallS;
+    console.log(
+      `${pages} pages in ${measurement.wallS.toFixed(1)} s (${rate.toFixed(0)} pages/s), CPU ${measurement.cpuS.toFixed(1)} s (${((measurement.cpuS * 1000) / pages).toFixed(2)} ms/page), peak RSS ${measurement.peakRssMb.toFixed(0)} MB — under 300 MB: ${measurement.peakRssMb < 300 ? 'holds' : 'MISSED'}${measurement.exitCode === 0 ? '' : `; exit ${measurement.exitCode}: ${measurement.stderrTail}`}`,
+    );
+  } finally {
+    clearInterval(sampler);
+    site.process.kill('SIGTERM');
+    await rm(out, { recursive: true, force: true });
+  }
+}
+
+async function main(): Promise<void> {
+  if (!values['no-build']) {
+    const build = spawnSync('npx', ['tsc', '-p', 'tsconfig.json'], { cwd: ROOT, stdio: 'inherit' });
+    if (build.status !== 0) throw new Error('the build failed');
+  }
+  await mkdir(values.work!, { recursive: true });
+  const sitemirrorVersion = spawnSync(process.execPath, [BIN, '--version'], { encoding: 'utf8' }).stdout.trim();
+  console.log(`sitemirror ${sitemirrorVersion} on Node ${process.version}; ${spawnSync('nproc', { encoding: 'utf8' }).stdout.trim()} CPUs`);
+  if (values.scale) return benchScale();
+  const tools = availableTools();
+  for (const binary of new Set(tools.filter((tool) => tool.debianPackage).map((tool) => tool.binary))) console.log(`${binary}: ${versionOf(binary)}`);
+  const byLatency = new Map<number, Map<string, Row>>();
+  for (const latency of values.latency!.split(',').map(Number)) {
+    const results = new Map<string, Row>();
+    byLatency.set(latency, results);
+    await benchLatency(tools, latency, results);
+  }
+  checkTargets(byLatency);
+}
+
+await main();

@@ -1,0 +1,95 @@
+// What the browser may load while it renders a page for the crawl: the crawl's scope, robots.txt and politeness
+// apply to the browser's requests as to our own fetches, and files the mirror holds already are served from it.
+import { isHtmlType } from './documents.js';
+import type { HostLimiter } from './politeness.js';
+import type { CapturedResponse, RenderRequest, RequestDecision } from './rendertypes.js';
+import type { RobotsPolicy } from './robots.js';
+import type { Scope } from './scope.js';
+import type { UrlRecord } from './state.js';
+import type { MirrorStore } from './store.js';
+import { hostKey, normalizeUrl } from './url.js';
+
+export interface RenderRequestContext {
+  scope: Scope;
+  robotsPolicy(url: string): Promise<RobotsPolicy>;
+  /** The crawl's record of a normalised URL, if it knows one. */
+  record(url: string): UrlRecord | undefined;
+  store: MirrorStore;
+  limiter: HostLimiter;
+  /** --header: sent to the mirrored site's hosts only, as our own fetches do. */
+  headers: Record<string, string>;
+}
+
+/**
+ * Decides each request of a rendered page:
+ * - `--exclude`d and robots-disallowed URLs are aborted (the page renders without them);
+ * - other hosts (analytics, a CDN not allowed with --allow-host) load, so the page looks right, but are not saved;
+ * - a file the mirror already holds is served from the mirror, and a file another page is loading right now is
+ *   served from that page's capture: no second download of a site's shared scripts, stylesheets, fonts and images
+ *   (request interception turns the browser's own HTTP cache off);
+ * - the rest goes to the network in a politeness slot of its host and is captured for the mirror.
+ */
+export class RenderRequestPolicy {
+  /** Captures under way or not yet stored by the crawl, by the URL the page asked for. */
+  private readonly loading = new Map<string, Promise<CapturedResponse | undefined>>();
+  private readonly keyOf = new WeakMap<CapturedResponse, string>();
+
+  constructor(private readonly context: RenderRequestContext) {}
+
+  readonly decide = async ({ url, method, resourceType }: RenderRequest): Promise<RequestDecision> => {
+    const { scope, robotsPolicy, limiter, headers } = this.context;
+    const scopeReason = scope.requisiteSkipReason(url);
+    if (scopeReason === 'excluded') return { action: 'abort' };
+    if (scopeReason !== null) return { action: 'load', capture: false };
+    if (!(await robotsPolicy(url)).isAllowed(url)) return { action: 'abort' };
+    // A frame's document is a page of its own: the crawl renders it when it reaches the frame's src.
+    const capture = method === 'GET' && resourceType !== 'document';
+    if (capture) {
+      const kept = (await keptResponse(this.context, url)) ?? asFulfilment(await this.loading.get(url));
+      if (kept) return kept;
+    }
+    const load = { action: 'load' as const, capture, headers, throttle: <T>(send: () => Promise<T>) => limiter.run(hostKey(url), send) };
+    if (!capture || this.loading.has(url)) return load;
+    let report: (response: CapturedResponse | undefined) => void = () => undefined;
+    this.loading.set(url, new Promise((resolve) => (report = resolve)));
+    const onCaptured = (response: CapturedResponse | undefined): void => {
+      if (response) this.keyOf.set(response, url);
+      else this.loading.delete(url);
+      report(response);
+    };
+    return { ...load, onCaptured };
+  };
+
+  /** The crawl has stored what one render captured: from now on those files are served from the mirror. */
+  stored(captured: readonly CapturedResponse[]): void {
+    for (const response of captured) {
+      const key = this.keyOf.get(response);
+      if (key !== undefined) this.loading.delete(key);
+    }
+  }
+}
+
+function asFulfilment(response: CapturedResponse | undefined): RequestDecision | undefined {
+  // Counted as this page's capture too: its links to the file must find it stored, whichever page is stored first.
+  return response && { action: 'fulfil', status: response.status, headers: { 'content-type': response.headers['content-type'] ?? '' }, body: response.body, capture: response };
+}
+
+/** A finished file of the mirror as the origin sent it: a stylesheet's kept raw body, or the file itself (not rewritten). */
+async function keptResponse(context: RenderRequestContext, url: string): Promise<RequestDecision | undefined> {
+  let record: UrlRecord | undefined;
+  try {
+    record = context.record(normalizeUrl(url));
+  } catch {
+    return undefined;
+  }
+  if (record?.state !== 'done' || !record.content_type || !record.local_path || record.http_status !== 200) return undefined;
+  // HTML is rewritten and may itself be a rendered snapshot: a frame loads its page from the origin.
+  if (isHtmlType(record.content_type)) return undefined;
+  try {
+    const body = record.content_type === 'text/css' ? await context.store.readRaw(record.sha256!) : await context.store.read(record.local_path);
+    const contentType = record.charset ? `${record.content_type}; charset=${record.charset}` : record.content_type;
+    return { action: 'fulfil', status: 200, headers: { 'content-type': contentType }, body };
+  } catch {
+    return undefined; // the file is gone from disk: load it as if it were new
+  }
+}
