@@ -43,7 +43,8 @@ interface Tool {
   capped?: boolean;
 }
 
-const sitemirror = (extra: string[]) => (url: string, out: string) => [process.execPath, BIN, 'crawl', url, '-o', out, '-q', ...extra];
+// Plain HTTP, as the peers fetch: render mode is measured on its own below.
+const sitemirror = (extra: string[]) => (url: string, out: string) => [process.execPath, BIN, 'crawl', url, '-o', out, '-q', '--render', 'never', ...extra];
 const WGET_FLAGS = ['--mirror', '--convert-links', '--page-requisites', '--adjust-extension', '-q'];
 const TOOLS: Tool[] = [
   { name: 'sitemirror', binary: process.execPath, command: sitemirror([]) },
@@ -230,7 +231,7 @@ async function benchScale(): Promise<void> {
     if (rootPid) tenthRss = Math.max(tenthRss, await rssOfTree(rootPid));
   }, 500);
   try {
-    const measurement = await measure([process.execPath, BIN, 'crawl', site.url, '-o', out, '--json'], {
+    const measurement = await measure([process.execPath, BIN, 'crawl', site.url, '-o', out, '--json', '--render', 'never'], {
       cwd: out,
       onStart: (pid) => (rootPid = pid),
       onLine: (line) => {

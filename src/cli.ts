@@ -122,7 +122,7 @@ Scope:
 Limits and crawler traps (a URL refused as a trap is counted as skipped "trap" and named in the report):
       --max-path-segments N   refuse URLs with more than N path segments (default 32)
       --max-segment-repeats N refuse URLs whose path holds one segment more than N times, a/b/a/b/… (default 3)
-      --max-query-variants N  follow at most N page URLs per path that differ only in their query (default 100)
+      --max-query-variants N  follow at most N page URLs per path that differ only in their query (default 1000)
       --sort-query            sort query parameters, so ?b=1&a=2 and ?a=2&b=1 are one page (fetched sorted)
       --strip-params LIST     query parameters to drop, comma-separated, * for a prefix
                               (default jsessionid,phpsessid,sid,sessionid,utm_*; '' keeps all)

@@ -11,7 +11,7 @@ export interface TrapLimits {
   maxQueryVariants: number;
 }
 
-export const DEFAULT_TRAP_LIMITS: TrapLimits = { maxPathSegments: 32, maxSegmentRepeats: 3, maxQueryVariants: 100 };
+export const DEFAULT_TRAP_LIMITS: TrapLimits = { maxPathSegments: 32, maxSegmentRepeats: 3, maxQueryVariants: 1000 };
 
 export type TrapKind = 'path-segments' | 'segment-repeats' | 'query-variants';
 

@@ -78,7 +78,7 @@ describe('parseCrawlArgs: rendering options', () => {
 describe('parseCrawlArgs: limits and crawler traps (issue 5)', () => {
   it('has defaults that stop traps on their own, and keeps the query order', () => {
     const options = parseCrawlArgs(['http://h/?b=1&a=2&sid=x']);
-    assert.deepEqual(options.traps, { maxPathSegments: 32, maxSegmentRepeats: 3, maxQueryVariants: 100 });
+    assert.deepEqual(options.traps, { maxPathSegments: 32, maxSegmentRepeats: 3, maxQueryVariants: 1000 });
     assert.deepEqual(options.query, { sortParams: false, stripParams: ['jsessionid', 'phpsessid', 'sid', 'sessionid', 'utm_*'] });
     assert.equal(options.seed, 'http://h/?b=1&a=2', 'the seed is normalised with the same rules as links');
     assert.equal(options.maxFetchMs, 300_000);
