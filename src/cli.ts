@@ -33,20 +33,31 @@ async function updateCommand(args: string[], io: Io): Promise<number> {
   const stored = parseStoredOptions(readStoredOptionsJson(dir));
   const options: CrawlOptions = { ...stored, outputDir: dir, json: values.json === true, quiet: values.quiet === true };
   const reporter = new Reporter({ json: options.json, quiet: options.quiet, out: io.out, err: io.err });
+  return untilInterrupted(async (signal) => {
+    for (;;) {
+      const summary = await crawl({ options, reporter, signal, update: { keepRemoved: values['keep-removed'] === true } });
+      reporter.finish(summary);
+      const code = exitCodeOf(summary);
+      if (!schedule || signal.aborted) return code;
+      const next = schedule.next(Date.now());
+      reporter.info(`next update ${schedule.describe()} at ${new Date(next).toISOString()}`);
+      if (!(await sleepUntil(next, signal))) return code;
+    }
+  });
+}
+
+function exitCodeOf(summary: { failed: unknown[]; stoppedBecause?: string }): number {
+  return summary.failed.length > 0 || summary.stoppedBecause ? EXIT_ERRORS : EXIT_OK;
+}
+
+/** Runs a command with Ctrl-C and SIGTERM turned into a graceful stop (an aborted signal) instead of an exit. */
+async function untilInterrupted<T>(run: (signal: AbortSignal) => Promise<T>): Promise<T> {
   const controller = new AbortController();
   const interrupt = () => controller.abort();
   process.once('SIGINT', interrupt);
   process.once('SIGTERM', interrupt);
   try {
-    for (;;) {
-      const summary = await crawl({ options, reporter, signal: controller.signal, update: { keepRemoved: values['keep-removed'] === true } });
-      reporter.finish(summary);
-      const code = summary.failed.length > 0 || summary.stoppedBecause ? EXIT_ERRORS : EXIT_OK;
-      if (!schedule || controller.signal.aborted) return code;
-      const next = schedule.next(Date.now());
-      reporter.info(`next update ${schedule.describe()} at ${new Date(next).toISOString()}`);
-      if (!(await sleepUntil(next, controller.signal))) return code;
-    }
+    return await run(controller.signal);
   } finally {
     process.off('SIGINT', interrupt);
     process.off('SIGTERM', interrupt);
@@ -181,18 +192,11 @@ export async function main(argv: string[], io: Io = { out: process.stdout, err: 
       }
       const options = parseCrawlArgs(rest);
       const reporter = new Reporter({ json: options.json, quiet: options.quiet, out: io.out, err: io.err });
-      const controller = new AbortController();
-      const interrupt = () => controller.abort();
-      process.once('SIGINT', interrupt);
-      process.once('SIGTERM', interrupt);
-      try {
-        const summary = await crawl({ options, reporter, signal: controller.signal });
+      return await untilInterrupted(async (signal) => {
+        const summary = await crawl({ options, reporter, signal });
         reporter.finish(summary);
-        return summary.failed.length > 0 || summary.stoppedBecause ? EXIT_ERRORS : EXIT_OK;
-      } finally {
-        process.off('SIGINT', interrupt);
-        process.off('SIGTERM', interrupt);
-      }
+        return exitCodeOf(summary);
+      });
     }
     if (command === 'update') return await updateCommand(rest, io);
     if (command === 'verify') return await verifyCommand(rest, io);

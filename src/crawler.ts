@@ -134,6 +134,9 @@ class Crawler {
 
     const seed = this.frontier.offer(this.options.seed, 'page', 'html', null);
     if ('skipped' in seed) throw new SitemirrorError('USAGE', `the seed ${this.options.seed} is not in scope (${seed.skipped})`);
+    if (!this.updating && this.state.countQueued() === 0) {
+      this.reporter.info(`${this.options.outputDir} already holds a finished mirror of ${this.options.seed}; \`sitemirror update ${this.options.outputDir}\` refreshes it`);
+    }
     this.renderer = await startRenderer(this.options, this.reporter);
     await this.refuseDisallowedSeed();
     if (this.options.sitemaps) await this.addSitemapUrls();

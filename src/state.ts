@@ -241,6 +241,10 @@ export class CrawlState {
     return this.statements.unsettled.all().map((row) => row.from_id);
   }
 
+  countQueued(): number {
+    return (this.db.prepare<[], { n: number }>(`SELECT count(*) AS n FROM urls WHERE state = 'queued'`).get()?.n ?? 0);
+  }
+
   countPages(): number {
     return this.statements.countPagesQueuedOrDone.get()?.n ?? 0;
   }
