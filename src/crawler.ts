@@ -15,11 +15,9 @@ import { CrawlState, type UrlRecord } from './state.js';
 import { MirrorStore, STATE_DIR, createMirrorFolder, sha256 } from './store.js';
 import type { ExpectedType, PageSource, SkipReason } from './types.js';
 import { hostKey } from './url.js';
-import { formatHttpDate, parseHttpDate } from './httpdate.js';
+import { MirrorUpdate, conditionalHeaders } from './update.js';
 import { acquireLock, type MirrorLock } from './lock.js';
-import { Staging } from './staging.js';
 import { LinkSettler } from './links.js';
-import type { ChangeReport } from './report.js';
 import { startRenderer, type CapturedResponse, type PageRenderer, type RenderedPage } from './render.js';
 import { RenderRequestPolicy } from './renderrequests.js';
 
@@ -61,7 +59,7 @@ class Crawler {
   /** Redirects followed to reach a URL and the URL the chain started at, so an endless chain of fresh URLs still ends. */
   private readonly redirectHops = new Map<number, { hops: number; from: string }>();
   private readonly lock: MirrorLock;
-  private staging: Staging | undefined;
+  private update: MirrorUpdate | undefined;
   private readonly traffic = { requests: 0, notModified: 0, bytesReceived: 0 };
   /** Set when pages are rendered in a browser (--render auto with a browser found, or always). */
   private renderer: PageRenderer | undefined;
@@ -120,10 +118,14 @@ class Crawler {
 
   async run(signal?: AbortSignal): Promise<CrawlSummary> {
     await this.store.open();
-    await this.finishInterruptedPublish();
+    await MirrorUpdate.finishInterruptedPublish(this.state, this.store);
     if (!this.updating) this.state.setMeta('options', JSON.stringify({ ...this.options, json: undefined, quiet: undefined }));
     const runId = this.state.startRun(this.updating ? 'update' : 'crawl');
-    if (this.updating) await this.beginUpdate();
+    if (this.updating) {
+      this.update = new MirrorUpdate(this.state, this.store);
+      await this.update.begin();
+      this.frontier.reload();
+    }
     else this.retryTransientFailures();
     if (this.options.ignoreRobots) this.reporter.warn('--ignore-robots: robots.txt is not consulted; be sure the site owner agrees');
     const onAbort = () => {
@@ -153,7 +155,8 @@ class Crawler {
     // resume settles them again); an update that stops rolls back instead, and a full disk cannot be written to.
     const settles = !this.stoppedBecause || (this.interrupted && !this.updating);
     const rewritten = settles ? await this.links.settle() : 0;
-    const changes = this.updating ? await this.endUpdate() : undefined;
+    const changes = this.update ? await this.update.end(this.stoppedBecause !== undefined, this.traffic) : undefined;
+    if (this.update && this.stoppedBecause) this.stoppedBecause += '; the previous mirror is unchanged';
     const summary = { ...this.summarize(rewritten), ...(changes ? { changes } : {}) };
     try {
       this.state.finishRun(runId, summary);
@@ -163,44 +166,6 @@ class Crawler {
       if (runFailureOf(error) === undefined || !this.stoppedBecause) throw error;
     }
     return summary;
-  }
-
-  /** An update works on a hard-linked copy of the mirror inside one state transaction; readers keep the old mirror. */
-  private async beginUpdate(): Promise<void> {
-    this.staging = new Staging(this.store.root);
-    await this.staging.prepare();
-    this.store.redirectFilesTo(this.staging.nextRoot);
-    this.state.beginUpdate();
-    this.frontier.reload();
-  }
-
-  /**
-   * Commits the new records together with a note that a publish is due, then moves the next mirror into place;
-   * an interrupted update rolls back and leaves the previous mirror as it was.
-   */
-  private async endUpdate(): Promise<ChangeReport | undefined> {
-    const staging = this.staging!;
-    if (this.stoppedBecause) {
-      this.state.rollbackUpdate();
-      await staging.discard();
-      this.stoppedBecause += '; the previous mirror is unchanged';
-      return undefined;
-    }
-    const changes = { ...this.state.changes(), ...this.traffic };
-    const hosts = await staging.stagedHosts();
-    this.state.setMeta('publish', JSON.stringify(hosts));
-    this.state.commitUpdate();
-    await staging.publish(hosts);
-    this.state.setMeta('publish', '');
-    return changes;
-  }
-
-  /** A publish cut short by a crash is finished before anything else touches the mirror. */
-  private async finishInterruptedPublish(): Promise<void> {
-    const pending = this.state.getMeta('publish');
-    if (!pending) return;
-    await new Staging(this.store.root).publish(JSON.parse(pending) as string[]);
-    this.state.setMeta('publish', '');
   }
 
   /**
@@ -588,21 +553,10 @@ class Crawler {
   async close(): Promise<void> {
     await this.renderer?.close();
     await this.fetcher.close();
-    this.state.rollbackUpdate();
-    await this.staging?.discard();
+    await this.update?.abandon();
     this.state.close();
     this.lock.release();
   }
-}
-
-/** If-None-Match and If-Modified-Since from what the origin sent last time (RFC 9110 §13.1). */
-function conditionalHeaders(record: UrlRecord): Record<string, string> {
-  if (record.own_path === null && record.local_path === null) return {};
-  const headers: Record<string, string> = {};
-  if (record.etag) headers['if-none-match'] = record.etag;
-  const lastModified = record.last_modified ? parseHttpDate(record.last_modified) : undefined;
-  if (lastModified !== undefined) headers['if-modified-since'] = formatHttpDate(lastModified);
-  return headers;
 }
 
 /** A page is rendered when it was expected to be HTML and the server answered 200 with HTML. */
