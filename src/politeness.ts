@@ -4,6 +4,10 @@ import { performance } from 'node:perf_hooks';
 
 interface HostState {
   limit: LimitFunction;
+  /** One at a time while a delay applies: the gap is measured from the end of the previous request. */
+  serial: LimitFunction;
+  /** When the previous delayed request ended, on the monotonic clock. */
+  lastEndAt: number;
   /** robots.txt crawl-delay for this host, if any. */
   delayMs: number;
   /** When the most recently scheduled task starts (or started), on the monotonic clock. */
@@ -36,10 +40,15 @@ export class HostLimiter {
     this.#state(host).delayMs = Math.max(0, delayMs);
   }
 
-  /** Runs `task` when the host has a free slot and its gap since the previous start has passed. */
+  /**
+   * Runs `task` when the host has a free slot and its gap has passed. With a delay (--delay or a robots.txt
+   * crawl-delay) requests to the host go one at a time, each starting at least the delay after the previous one
+   * ended, so the origin sees the gap however long a request took to reach it.
+   */
   run<T>(host: string, task: () => Promise<T>): Promise<T> {
     const state = this.#state(host);
     return state.limit(async () => {
+      if (Math.max(this.#delayMs, state.delayMs) > 0) return state.serial(() => this.#spaced(state, task));
       await this.#waitForTurn(state);
       state.running++;
       state.peak = Math.max(state.peak, state.running);
@@ -49,6 +58,22 @@ export class HostLimiter {
         state.running--;
       }
     });
+  }
+
+  async #spaced<T>(state: HostState, task: () => Promise<T>): Promise<T> {
+    const gapMs = Math.max(this.#delayMs, state.delayMs);
+    const startAt = Math.max(state.lastEndAt, state.lastStartAt) + gapMs;
+    const now = performance.now();
+    if (startAt > now) await new Promise((resolve) => setTimeout(resolve, Math.ceil(startAt - now)));
+    state.lastStartAt = performance.now();
+    state.running++;
+    state.peak = Math.max(state.peak, state.running);
+    try {
+      return await task();
+    } finally {
+      state.running--;
+      state.lastEndAt = performance.now();
+    }
   }
 
   /** Highest number of tasks ever running at once for a host (for tests and the report). */
@@ -73,7 +98,15 @@ export class HostLimiter {
     const key = host.toLowerCase();
     let state = this.#hosts.get(key);
     if (!state) {
-      state = { limit: pLimit(this.#perHost), delayMs: 0, lastStartAt: Number.NEGATIVE_INFINITY, running: 0, peak: 0 };
+      state = {
+        limit: pLimit(this.#perHost),
+        serial: pLimit(1),
+        lastEndAt: Number.NEGATIVE_INFINITY,
+        delayMs: 0,
+        lastStartAt: Number.NEGATIVE_INFINITY,
+        running: 0,
+        peak: 0,
+      };
       this.#hosts.set(key, state);
     }
     return state;

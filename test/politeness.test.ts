@@ -52,6 +52,22 @@ describe('HostLimiter', () => {
     for (const gap of gaps(eager.starts)) assert.ok(gap >= 28, `eager gap ${gap.toFixed(1)} ms`);
   });
 
+  it('with a delay, runs one request at a time and counts the gap from the end of the previous one', async () => {
+    const limiter = new HostLimiter({ perHost: 4, delayMs: 100 });
+    const spans: [number, number][] = [];
+    await Promise.all(
+      Array.from({ length: 3 }, () =>
+        limiter.run('h', async () => {
+          const start = performance.now();
+          await delay(150);
+          spans.push([start, performance.now()]);
+        }),
+      ),
+    );
+    assert.equal(limiter.peak('h'), 1);
+    for (let i = 1; i < spans.length; i++) assert.ok(spans[i]![0] - spans[i - 1]![1] >= 95, `request ${i} started ${spans[i]![0] - spans[i - 1]![1]} ms after the previous ended`);
+  });
+
   it('runs two hosts in parallel', async () => {
     const limiter = new HostLimiter({ perHost: 1, delayMs: 0 });
     let running = 0;
