@@ -2,7 +2,7 @@
 // links are remembered, and a final pass rewrites the documents whose targets landed elsewhere, failed or were skipped.
 import { isHtmlType, openDocument } from './documents.js';
 import { disambiguate, localPathFor, preferredAlias, relativeHref } from './paths.js';
-import type { CrawlState, UrlRecord } from './state.js';
+import type { CrawlState, LinkTarget, UrlRecord } from './state.js';
 import type { MirrorStore } from './store.js';
 import type { LinkResolver } from './types.js';
 import { normalizeUrl, type QueryRules } from './url.js';
@@ -28,7 +28,7 @@ export class LinkSettler {
       } catch {
         return null;
       }
-      const target = this.state.get(url);
+      const target = this.state.linkTarget(url);
       if (!target) return null;
       const targetPath = target.id === fromId ? fromPath : this.linkablePath(target);
       links.set(target.id, targetPath);
@@ -40,7 +40,7 @@ export class LinkSettler {
   }
 
   /** Where a link to this record should point right now: its file, its expected file while it is queued, or nowhere. */
-  private linkablePath(target: UrlRecord): string | null {
+  private linkablePath(target: LinkTarget): string | null {
     if (target.state === 'done' || target.state === 'redirected') return target.local_path;
     if (target.state === 'removed') return target.own_path;
     // While settling, a URL still queued was not fetched in this run (it was stopped): link to the origin for now.

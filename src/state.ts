@@ -49,6 +49,8 @@ export interface UrlRecord {
   title: string | null;
 }
 
+export type LinkTarget = Pick<UrlRecord, 'id' | 'state' | 'local_path' | 'own_path' | 'expected_path'>;
+
 export interface NewUrl {
   url: string;
   kind: ReferenceKind;
@@ -130,6 +132,7 @@ export class CrawlState {
       setMeta: db.prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value'),
       byUrl: db.prepare<[string], UrlRecord>('SELECT * FROM urls WHERE url = ?'),
       byId: db.prepare<[number], UrlRecord>('SELECT * FROM urls WHERE id = ?'),
+      linkTarget: db.prepare<[string], LinkTarget>('SELECT id, state, local_path, own_path, expected_path FROM urls WHERE url = ?'),
       insert: db.prepare(
         `INSERT INTO urls (url, kind, expected, depth, found_from, state, expected_path) VALUES (@url, @kind, @expected, @depth, @foundFrom, 'queued', @expectedPath) ON CONFLICT (url) DO NOTHING`,
       ),
@@ -175,6 +178,11 @@ export class CrawlState {
 
   get(url: string): UrlRecord | undefined {
     return this.statements.byUrl.get(url);
+  }
+
+  /** Just what rewriting a link needs to know of its target (read for every link of every page, so kept lean). */
+  linkTarget(url: string): LinkTarget | undefined {
+    return this.statements.linkTarget.get(url);
   }
 
   getById(id: number): UrlRecord | undefined {
