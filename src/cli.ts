@@ -167,6 +167,9 @@ Output:
   -o, --output DIR         the mirror folder (default ./output)
       --no-canonical       do not add <link rel="canonical"> to mirrored pages
       --keep-error-pages   save the bodies of 4xx/5xx answers and link to them (they still count as errors)
+      --warc               also archive every response (requests, redirects, errors) as WARC 1.1 files in
+                           DIR/.sitemirror/warc/, gzip-compressed per record
+      --warc-max-size SIZE start a new WARC file past SIZE (default 1G)
       --json               machine-readable events on stdout, one JSON object per line
   -q, --quiet              no progress or summary unless something failed
   -h, --help               this help

@@ -73,6 +73,10 @@ export interface CrawlOptions {
   ignoreRobots: boolean;
   sitemaps: boolean;
   keepErrorPages: boolean;
+  /** Archive every response as WARC 1.1 under .sitemirror/warc/ (src/warc.ts). */
+  warc: boolean;
+  /** A WARC file that would grow past this starts the next one. @default 1 GiB */
+  warcMaxBytes: number;
   json: boolean;
   quiet: boolean;
 }
@@ -113,6 +117,8 @@ export const DEFAULTS: Omit<CrawlOptions, 'seed'> = {
   ignoreRobots: false,
   sitemaps: false,
   keepErrorPages: false,
+  warc: false,
+  warcMaxBytes: 1024 ** 3,
   json: false,
   quiet: false,
 };
@@ -209,6 +215,8 @@ export const CRAWL_FLAGS = {
   'ignore-robots': { type: 'boolean' },
   sitemaps: { type: 'boolean' },
   'keep-error-pages': { type: 'boolean' },
+  warc: { type: 'boolean' },
+  'warc-max-size': { type: 'string' },
   json: { type: 'boolean' },
   quiet: { type: 'boolean', short: 'q' },
   help: { type: 'boolean', short: 'h' },
@@ -289,6 +297,8 @@ export function parseCrawlArgs(args: string[]): CrawlOptions {
     ignoreRobots: values['ignore-robots'] ?? false,
     sitemaps: values.sitemaps ?? false,
     keepErrorPages: values['keep-error-pages'] ?? false,
+    warc: values.warc ?? false,
+    warcMaxBytes: values['warc-max-size'] === undefined ? DEFAULTS.warcMaxBytes : parseSize(values['warc-max-size']),
     json: values.json ?? false,
     quiet: values.quiet ?? false,
   };

@@ -20,6 +20,8 @@ import { acquireLock, type MirrorLock } from './lock.js';
 import { LinkSettler } from './links.js';
 import { startRenderer, type CapturedResponse, type PageRenderer, type RenderedPage } from './render.js';
 import { RenderRequestPolicy } from './renderrequests.js';
+import { VERSION } from './config.js';
+import { WARC_DIR, WarcWriter } from './warc.js';
 
 const SITEMAP_NESTING_LIMIT = 3;
 const SITEMAP_URL_LIMIT = 50_000;
@@ -64,6 +66,8 @@ class Crawler {
   /** Set when pages are rendered in a browser (--render auto with a browser found, or always). */
   private renderer: PageRenderer | undefined;
   private readonly renderRequests: RenderRequestPolicy;
+  /** --warc: the archive every response is written to as it arrives. */
+  private warc: WarcWriter | undefined;
 
   constructor(
     private readonly options: CrawlOptions,
@@ -99,7 +103,7 @@ class Crawler {
       userAgent: options.userAgent,
       get: (url) => {
         this.traffic.requests++;
-        return this.fetcher.fetch(url);
+        return this.archived(url, {}, this.fetcher.fetch(url));
       },
       retries: options.retries,
       retryDelayMs: options.retryBaseDelayMs,
@@ -121,6 +125,10 @@ class Crawler {
     await MirrorUpdate.finishInterruptedPublish(this.state, this.store);
     if (!this.updating) this.state.setMeta('options', JSON.stringify({ ...this.options, json: undefined, quiet: undefined }));
     const runId = this.state.startRun(this.updating ? 'update' : 'crawl');
+    if (this.options.warc) {
+      const info = { software: `sitemirror/${VERSION}`, format: 'WARC File Format 1.1', operation: this.updating ? 'update' : 'crawl', options: JSON.stringify({ ...this.options, json: undefined, quiet: undefined }) };
+      this.warc = WarcWriter.open(join(this.store.root, STATE_DIR, WARC_DIR), { runId, maxBytes: this.options.warcMaxBytes, info });
+    }
     if (this.updating) {
       this.update = new MirrorUpdate(this.state, this.store);
       await this.update.begin();
@@ -364,7 +372,7 @@ class Crawler {
         () =>
           this.limiter.run(hostKey(item.url), () => {
             this.traffic.requests++;
-            return this.fetcher.fetch(item.url, { headers, followRedirects: false, signal: this.halt.signal });
+            return this.archived(item.url, headers, this.fetcher.fetch(item.url, { headers, followRedirects: false, signal: this.halt.signal }));
           }),
         {
           signal: this.halt.signal,
@@ -383,6 +391,7 @@ class Crawler {
     } catch (error) {
       // Cut off by a stop: the URL stays queued for the next run, and nothing of it was written.
       if (this.halt.signal.aborted) return undefined;
+      if (runFailureOf(error) !== undefined) throw error; // the WARC's disk: the worker stops the run
       // An update that meets 404/410 for a page the mirror held takes it out; other failures keep the old copy.
       if (this.updating && error instanceof HttpStatusError && (error.status === 404 || error.status === 410)) {
         if (this.state.previous(item.id)?.state === 'done') {
@@ -482,7 +491,7 @@ class Crawler {
     const origin = new URL(this.options.seed).origin;
     const sitemaps = policy.sitemaps.length > 0 ? policy.sitemaps : [`${origin}/sitemap.xml`];
     const urls = await collectSitemapUrls(sitemaps, {
-      get: (url) => this.fetcher.fetch(url),
+      get: (url) => this.archived(url, {}, this.fetcher.fetch(url)),
       mayFetch: (url) => this.scope.isSiteUrl(url) && policy.isAllowed(url),
       maxNesting: SITEMAP_NESTING_LIMIT,
       maxUrls: SITEMAP_URL_LIMIT,
@@ -550,7 +559,26 @@ class Crawler {
     };
   }
 
+  /** --warc: each response, 3xx and 4xx/5xx included, is archived as it arrives (every retried attempt too). */
+  private async archived(url: string, headers: Record<string, string>, response: Promise<PageSource>): Promise<PageSource> {
+    if (!this.warc) return response;
+    let source: PageSource;
+    try {
+      source = await response;
+    } catch (error) {
+      if (error instanceof HttpResponseError) {
+        const requestHeaders = this.fetcher.requestHeadersFor(error.finalUrl, headers);
+        await this.warc.writeExchange({ url: error.finalUrl, requestHeaders, status: error.status, responseHeaders: error.headers, body: error.body });
+      }
+      throw error;
+    }
+    const requestHeaders = this.fetcher.requestHeadersFor(source.finalUrl, headers);
+    await this.warc.writeExchange({ url: source.finalUrl, requestHeaders, status: source.status, responseHeaders: source.headers, body: source.body });
+    return source;
+  }
+
   async close(): Promise<void> {
+    await this.warc?.close();
     await this.renderer?.close();
     await this.fetcher.close();
     await this.update?.abandon();

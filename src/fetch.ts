@@ -189,6 +189,12 @@ export class HttpFetcher {
     return Buffer.concat(chunks, size);
   }
 
+  /** The request headers a fetch of url without redirects sends (for --warc's request records). */
+  requestHeadersFor(url: string, extra: Record<string, string> = {}): Record<string, string> {
+    const target = new URL(url);
+    return this.#headersFor(target, target, extra);
+  }
+
   #headersFor(url: URL, start: URL, extra: Record<string, string>): Record<string, string> {
     const headers: Record<string, string> = { 'user-agent': this.#options.userAgent, accept: '*/*', 'accept-encoding': 'gzip, deflate, br' };
     for (const [name, value] of Object.entries(this.#options.headers)) headers[name.toLowerCase()] = value;

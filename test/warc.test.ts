@@ -1,0 +1,243 @@
+// Issue 7, item 1: --warc archives every response (pages, requisites, redirects, errors) as WARC 1.1 request/response
+// pairs under <output>/.sitemirror/warc/, gzip per record, rolling over at --warc-max-size. Read back with warcio.
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { gunzipSync, gzipSync } from 'node:zlib';
+import { WARCParser, type WARCRecord } from 'warcio';
+import { redirect, serve, startServer, type FixtureServer } from './support/server.ts';
+import { runCli, tempDir, type CliResult } from './support/cli.ts';
+
+interface ReadRecord {
+  file: string;
+  type: string;
+  id: string;
+  uri: string | undefined;
+  date: string | undefined;
+  concurrentTo: string | undefined;
+  payloadDigest: string | undefined;
+  status: number | undefined;
+  headers: Map<string, string>;
+  payload: Buffer;
+  raw: WARCRecord;
+  /** Where the record's gzip member lies in its file, as warcio's parser reports it (what a CDX index stores). */
+  offset: number;
+  length: number;
+}
+
+interface Archived {
+  server: FixtureServer;
+  result: CliResult;
+  dir: string;
+  /** Requests the server saw during the crawl (the test's own fetches come later). */
+  crawlRequests: number;
+  files: string[];
+  records: ReadRecord[];
+}
+
+const PACKED_TEXT = 'packed text, sent gzip-encoded; the archive holds it decoded\n'.repeat(20);
+const servers: FixtureServer[] = [];
+after(() => Promise.all(servers.map((server) => server.close())));
+
+async function archive(args: string[] = []): Promise<Archived> {
+  const server = await startServer({ root: 'warc' });
+  servers.push(server);
+  server.route('/index.html', (req, res) => {
+    res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'x-fixture': 'yes' });
+    res.end(readFileSync(join(import.meta.dirname, '..', 'fixtures', 'warc', 'index.html')));
+  });
+  server.route('/old.html', redirect('/about.html', 301));
+  server.route('/missing.html', serve('<p>no such page</p>', 'text/html; charset=utf-8', 404));
+  server.route('/packed.txt', serve(gzipSync(PACKED_TEXT), 'text/plain; charset=utf-8', 200, { 'content-encoding': 'gzip' }));
+  const output = await tempDir();
+  const result = await runCli(['crawl', `${server.origin}/index.html`, '--output', output, '--quiet', '--retries', '0', '--render', 'never', '--warc', ...args], { timeoutMs: 30_000 });
+  const dir = join(output, '.sitemirror', 'warc');
+  const files = readdirSync(dir).sort();
+  const records: ReadRecord[] = [];
+  for (const file of files) records.push(...(await readWarc(join(dir, file), file)));
+  return { server, result, dir, crawlRequests: server.requests.length, files, records };
+}
+
+async function readWarc(path: string, file: string): Promise<ReadRecord[]> {
+  const records: ReadRecord[] = [];
+  const parser = new WARCParser([readFileSync(path)]);
+  for await (const record of parser) {
+    const headers = new Map<string, string>();
+    for (const [name, value] of record.httpHeaders?.headers ?? []) headers.set(name.toLowerCase(), value);
+    const status = record.warcType === 'response' ? Number(record.httpHeaders?.statusCode) : undefined;
+    records.push({
+      file,
+      type: record.warcType,
+      id: record.warcHeader('WARC-Record-ID') ?? '',
+      uri: record.warcTargetURI ?? undefined,
+      date: record.warcDate ?? undefined,
+      concurrentTo: record.warcHeader('WARC-Concurrent-To') ?? undefined,
+      payloadDigest: record.warcPayloadDigest ?? undefined,
+      status,
+      headers,
+      payload: Buffer.from(await record.readFully(false)),
+      raw: record,
+      offset: parser.offset,
+      length: parser.recordLength,
+    });
+  }
+  return records;
+}
+
+function responsesFor(records: ReadRecord[], url: string): ReadRecord[] {
+  return records.filter((record) => record.type === 'response' && record.uri === url);
+}
+
+describe('--warc: every response archived as WARC 1.1', () => {
+  let a: Archived;
+  before(async () => {
+    a = await archive();
+  });
+
+  it('the crawl succeeds but for the 404, and writes one gzip file per run under .sitemirror/warc/', () => {
+    assert.equal(a.result.code, 1, a.result.stderr); // missing.html is an error of the crawl
+    assert.equal(a.files.length, 1);
+    assert.match(a.files[0]!, /^sitemirror-\d+-00001\.warc\.gz$/);
+  });
+
+  it('starts with one warcinfo record naming sitemirror, its version and the options', () => {
+    const infos = a.records.filter((record) => record.type === 'warcinfo');
+    assert.equal(infos.length, 1);
+    assert.equal(a.records[0]!.type, 'warcinfo');
+    const text = infos[0]!.payload.toString('utf8');
+    assert.match(text, /^software: sitemirror\/\d+\.\d+\.\d+/m);
+    assert.match(text, /^options: \{.*"warc":true.*\}/m);
+    assert.match(text, /"render":"never"/);
+  });
+
+  it('holds exactly one response per page and requisite whose payload is the bytes the origin serves', async () => {
+    for (const path of ['/index.html', '/about.html', '/style.css', '/logo.png', '/packed.txt']) {
+      const url = `${a.server.origin}${path}`;
+      const found = responsesFor(a.records, url);
+      assert.equal(found.length, 1, `${path}: ${found.length} responses`);
+      const origin = Buffer.from(await (await fetch(url)).arrayBuffer());
+      assert.ok(found[0]!.payload.equals(origin), `${path}: payload differs from the origin's bytes`);
+      assert.equal(found[0]!.status, 200);
+    }
+  });
+
+  it('keeps the HTTP headers as received, a custom one included', () => {
+    const index = responsesFor(a.records, `${a.server.origin}/index.html`)[0]!;
+    assert.equal(index.headers.get('x-fixture'), 'yes');
+    assert.equal(index.headers.get('content-type'), 'text/html; charset=utf-8');
+    assert.equal(index.raw.httpHeaders?.statusline, 'HTTP/1.1 200 OK');
+  });
+
+  it('stores a gzip-encoded body decoded, its Content-Encoding kept as X-Archive-Orig-Content-Encoding', () => {
+    const packed = responsesFor(a.records, `${a.server.origin}/packed.txt`)[0]!;
+    assert.equal(packed.payload.toString('utf8'), PACKED_TEXT);
+    assert.equal(packed.headers.get('content-encoding'), undefined);
+    assert.equal(packed.headers.get('x-archive-orig-content-encoding'), 'gzip');
+    assert.equal(packed.headers.get('content-length'), String(Buffer.byteLength(PACKED_TEXT)));
+  });
+
+  it('records a redirect as its 3xx response with the Location', () => {
+    const old = responsesFor(a.records, `${a.server.origin}/old.html`);
+    assert.equal(old.length, 1);
+    assert.equal(old[0]!.status, 301);
+    assert.equal(old[0]!.headers.get('location'), '/about.html');
+  });
+
+  it('records an error answer with its status and body', () => {
+    const missing = responsesFor(a.records, `${a.server.origin}/missing.html`);
+    assert.equal(missing.length, 1);
+    assert.equal(missing[0]!.status, 404);
+    assert.equal(missing[0]!.payload.toString('utf8'), '<p>no such page</p>');
+    // robots.txt (404 here) is a fetched response too.
+    assert.equal(responsesFor(a.records, `${a.server.origin}/robots.txt`)[0]?.status, 404);
+  });
+
+  it('pairs each response with a request record pointing at it through WARC-Concurrent-To', () => {
+    const responses = a.records.filter((record) => record.type === 'response');
+    const requests = a.records.filter((record) => record.type === 'request');
+    assert.equal(requests.length, responses.length);
+    for (const response of responses) {
+      const paired = requests.filter((request) => request.concurrentTo === response.id);
+      assert.equal(paired.length, 1, `request for ${response.uri}`);
+      assert.equal(paired[0]!.uri, response.uri);
+      assert.equal(paired[0]!.file, response.file);
+      assert.match(paired[0]!.raw.httpHeaders?.statusline ?? '', /^GET \/\S* HTTP\/1\.1$/);
+      assert.match(paired[0]!.headers.get('user-agent') ?? '', /^sitemirror\//);
+      assert.equal(paired[0]!.headers.get('host'), new URL(a.server.origin).host);
+    }
+    // The server's log and the archive agree on what was asked.
+    assert.equal(requests.length, a.crawlRequests);
+  });
+
+  it('gives every record a WARC-Date and every response a sha256 payload digest that matches its payload', () => {
+    for (const record of a.records) {
+      assert.match(record.date ?? '', /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
+      assert.match(record.id, /^<urn:uuid:[0-9a-f-]{36}>$/);
+    }
+    for (const response of a.records.filter((record) => record.type === 'response')) {
+      // warcio writes the sha-256 digest in hex under the sha256: prefix, as we ask it to.
+      const expected = `sha256:${createHash('sha256').update(response.payload).digest('hex')}`;
+      assert.equal(response.payloadDigest, expected, response.uri);
+    }
+  });
+
+  it('compresses each record as a gzip member of its own, back to back', () => {
+    const file = readFileSync(join(a.dir, a.files[0]!));
+    let end = 0;
+    for (const record of a.records) {
+      assert.equal(record.offset, end, `${record.type} ${record.uri} starts where the previous member ended`);
+      // One member alone decompresses to exactly one record: a reader can seek to any record.
+      const alone = gunzipSync(file.subarray(record.offset, record.offset + record.length)).toString('latin1');
+      assert.equal(alone.match(/^WARC\/1\.1\r$/gm)?.length, 1);
+      assert.match(alone, new RegExp(`^WARC-Type: ${record.type}\r$`, 'm'));
+      end = record.offset + record.length;
+    }
+    assert.equal(end, file.length);
+  });
+});
+
+describe('--warc-max-size: rollover', () => {
+  let a: Archived;
+  before(async () => {
+    a = await archive(['--warc-max-size', '1k']);
+  });
+
+  it('starts new files past the limit, each one parseable, opened by a warcinfo, and with request and response together', () => {
+    assert.ok(a.files.length >= 3, `only ${a.files.length} files`);
+    a.files.forEach((file, index) => assert.match(file, new RegExp(`^sitemirror-\\d+-${String(index + 1).padStart(5, '0')}\\.warc\\.gz$`)));
+    for (const file of a.files) {
+      const inFile = a.records.filter((record) => record.file === file);
+      assert.equal(inFile[0]?.type, 'warcinfo', file);
+      assert.equal(inFile.filter((record) => record.type === 'request').length, inFile.filter((record) => record.type === 'response').length, file);
+    }
+    for (const path of ['/index.html', '/about.html', '/style.css', '/logo.png', '/old.html', '/missing.html']) {
+      assert.equal(responsesFor(a.records, `${a.server.origin}${path}`).length, 1, path);
+    }
+  });
+});
+
+describe('--warc over a resumed crawl', () => {
+  it('continues in a new file named after the new run, leaving the earlier file byte for byte as it was', async () => {
+    const server = await startServer({ root: 'warc' });
+    servers.push(server);
+    const output = await tempDir();
+    const crawl = (extra: string[]) => runCli(['crawl', `${server.origin}/index.html`, '--output', output, '--quiet', '--retries', '0', '--render', 'never', '--warc', ...extra], { timeoutMs: 30_000 });
+    await crawl(['--max-total-size', '100']); // stops after the first download, the rest stays queued
+    const dir = join(output, '.sitemirror', 'warc');
+    const first = readdirSync(dir);
+    assert.equal(first.length, 1);
+    const firstBytes = readFileSync(join(dir, first[0]!));
+    await crawl([]);
+    const files = readdirSync(dir).sort();
+    assert.equal(files.length, 2);
+    const runIds = files.map((file) => /^sitemirror-(\d+)-00001\.warc\.gz$/.exec(file)?.[1]);
+    assert.ok(runIds[0] && runIds[1] && runIds[0] !== runIds[1], files.join(', '));
+    assert.ok(readFileSync(join(dir, first[0]!)).equals(firstBytes), 'the first run\'s file changed');
+    const second = await readWarc(join(dir, files.find((file) => file !== first[0])!), 'second');
+    assert.equal(second[0]?.type, 'warcinfo');
+    const uris = second.filter((record) => record.type === 'response').map((record) => record.uri);
+    assert.ok(uris.includes(`${server.origin}/about.html`), uris.join(', '));
+  });
+});
