@@ -50,13 +50,7 @@ export class HostLimiter {
     return state.limit(async () => {
       if (Math.max(this.#delayMs, state.delayMs) > 0) return state.serial(() => this.#spaced(state, task));
       await this.#waitForTurn(state);
-      state.running++;
-      state.peak = Math.max(state.peak, state.running);
-      try {
-        return await task();
-      } finally {
-        state.running--;
-      }
+      return this.#track(state, task);
     });
   }
 
@@ -66,13 +60,21 @@ export class HostLimiter {
     const now = performance.now();
     if (startAt > now) await new Promise((resolve) => setTimeout(resolve, Math.ceil(startAt - now)));
     state.lastStartAt = performance.now();
+    try {
+      return await this.#track(state, task);
+    } finally {
+      state.lastEndAt = performance.now();
+    }
+  }
+
+  /** Counts the task as running on its host while it runs (for peak()). */
+  async #track<T>(state: HostState, task: () => Promise<T>): Promise<T> {
     state.running++;
     state.peak = Math.max(state.peak, state.running);
     try {
       return await task();
     } finally {
       state.running--;
-      state.lastEndAt = performance.now();
     }
   }
 

@@ -2,26 +2,13 @@
 // R-09 (circular links and imports end), R-13 (query variants are separate files). Real server, real CLI.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { load } from 'cheerio';
 import { startServer, serve, type FixtureServer } from './support/server.ts';
-import { runCli, tempDir, type CliResult } from './support/cli.ts';
+import { mirror, type Mirror } from './support/scenario.ts';
 import { brokenLinks, listFiles } from './support/linkcheck.ts';
 
-interface Mirror {
-  result: CliResult;
-  site: string;
-  /** Request targets the server saw during this run only. */
-  requested: string[];
-}
-
-async function mirror(server: FixtureServer, seedPath: string, args: string[] = []): Promise<Mirror> {
-  const output = await tempDir();
-  const before = server.requests.length;
-  const result = await runCli(['crawl', `${server.origin}${seedPath}`, '--output', output, '--quiet', '--retries', '0', ...args]);
-  return { result, site: join(output, server.hostFolder), requested: server.paths().slice(before) };
-}
 
 function canonicalOf(site: string, path: string): string[] {
   const $ = load(readFileSync(join(site, path), 'utf8'));

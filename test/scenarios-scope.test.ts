@@ -6,23 +6,10 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { load } from 'cheerio';
 import { startServer, serve, type FixtureServer } from './support/server.ts';
-import { runCli, tempDir, type CliResult } from './support/cli.ts';
+import { runCli } from './support/cli.ts';
+import { mirror, type Mirror } from './support/scenario.ts';
 import { brokenLinks, listFiles } from './support/linkcheck.ts';
 
-interface Mirror {
-  result: CliResult;
-  output: string;
-  site: string;
-  /** Request targets the server saw during this run only. */
-  requested: string[];
-}
-
-async function mirror(server: FixtureServer, seedPath: string, args: string[] = []): Promise<Mirror> {
-  const output = await tempDir();
-  const before = server.requests.length;
-  const result = await runCli(['crawl', `${server.origin}${seedPath}`, '--output', output, '--quiet', '--retries', '0', ...args]);
-  return { result, output, site: join(output, server.hostFolder), requested: server.paths().slice(before) };
-}
 
 const read = (site: string, path: string) => readFileSync(join(site, path), 'utf8');
 

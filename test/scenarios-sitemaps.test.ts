@@ -7,24 +7,11 @@ import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { load } from 'cheerio';
 import { FIXTURES, serve, startServer, type FixtureServer, type RouteHandler } from './support/server.ts';
-import { runCli, tempDir, type CliResult } from './support/cli.ts';
+import { mirror, type Mirror } from './support/scenario.ts';
 import { brokenLinks, listFiles } from './support/linkcheck.ts';
 
 const FIXTURE = 'scenarios/recursion/r11';
 
-interface Mirror {
-  result: CliResult;
-  site: string;
-  /** Request targets the server saw during this run only. */
-  requested: string[];
-}
-
-async function mirror(server: FixtureServer, seedPath: string, args: string[] = []): Promise<Mirror> {
-  const output = await tempDir();
-  const before = server.requests.length;
-  const result = await runCli(['crawl', `${server.origin}${seedPath}`, '--output', output, '--quiet', '--retries', '0', ...args]);
-  return { result, site: join(output, server.hostFolder), requested: server.paths().slice(before) };
-}
 
 /** A sitemap template from the fixture, with this server's origin and the off-host server's filled in. */
 function sitemapRoute(file: string, offHost: string, gzip = false): RouteHandler {

@@ -1,6 +1,6 @@
 // An independent link check over a mirror folder: it shares no code with sitemirror's extractor on purpose.
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
-import { dirname, join, relative, resolve } from 'node:path';
+import { join, relative, resolve } from 'node:path';
 import { load } from 'cheerio';
 
 export interface BrokenLink {

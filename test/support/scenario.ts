@@ -73,3 +73,19 @@ export function canonicalProblems(run: Pick<MirrorRun, 'events' | 'output'>): st
   }
   return problems;
 }
+
+/** One quiet crawl of a fixture server into a fresh folder, with the requests this run made. */
+export interface Mirror {
+  result: CliResult;
+  output: string;
+  site: string;
+  /** Request targets the server saw during this run only. */
+  requested: string[];
+}
+
+export async function mirror(server: FixtureServer, seedPath: string, args: string[] = []): Promise<Mirror> {
+  const output = await tempDir();
+  const before = server.requests.length;
+  const result = await runCli(['crawl', `${server.origin}${seedPath}`, '--output', output, '--quiet', '--retries', '0', ...args]);
+  return { result, output, site: join(output, server.hostFolder), requested: server.paths().slice(before) };
+}
