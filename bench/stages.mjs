@@ -11,8 +11,8 @@ const STAGES = [
   ['state', (f) => /dist\/state\.js|better-sqlite3/.test(f.url)],
   ['hash', (f) => /sha256|^digest$/.test(f.functionName) || /internal\/crypto\/hash/.test(f.url)],
   ['write', (f) => /writeAtomic|keepRaw|^write$/.test(f.functionName) && /store\.js/.test(f.url) || /fs\/promises/.test(f.url)],
-  ['parse', (f) => /parseWithParse5|decodeHtml|^load$/.test(f.functionName) || /parse5\/dist\/(parser|tokenizer)/.test(f.url)],
-  ['rewrite', (f) => /serialize|renderWithParse5|rewrittenLink|relativeHref|^render$/.test(f.functionName) && /dist\/|cheerio|parse5|dom-serializer/.test(f.url) || /dom-serializer|entities/.test(f.url)],
+  ['parse', (f) => /decodeHtml|tokenizeHtml/.test(f.functionName) || /htmlparser2|dist\/htmltokens\.js|encoding-sniffer|iconv-lite/.test(f.url)],
+  ['rewrite', (f) => /serialize|applyEdits|rewrittenLink|relativeHref|^render$/.test(f.functionName) && /dist\//.test(f.url)],
   ['extract', (f) => /scan|element|attribute|offer|target/.test(f.functionName) && /dist\/(html|frontier|css|reference|linktable)\.js/.test(f.url)],
   ['fetch', (f) => /dist\/fetch\.js|undici|politeness/.test(f.url)],
 ];

@@ -471,7 +471,7 @@ class Crawler {
         }
       });
       bytes = this.state.transaction(() => this.links.render(record.id, path, document.render.bind(document)));
-      await this.store.keepRaw(source.body);
+      await this.store.keepRaw(source.body, bodyHash);
     }
     const fileHash = await this.store.write(path, bytes);
     this.state.update(record.id, { ...fetched, file_sha256: fileHash, local_path: path, own_path: path, title: document?.title ?? null });

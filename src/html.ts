@@ -1,13 +1,21 @@
-// Links in HTML: found through the link table, rewritten in the DOM, with <base>, canonical and charset settled
-// so the saved page stands on its own. Pure: no I/O, no knowledge of the crawl's scope or of file paths.
+// Links in HTML: found through the link table and rewritten by splicing the page's own text (src/htmltokens.ts), with
+// <base>, canonical and charset settled so the saved page stands on its own. Everything else stays as served.
+// Pure: no I/O, no knowledge of the crawl's scope or of file paths.
 import { isUtf8 } from 'node:buffer';
-import { load, type CheerioAPI } from 'cheerio';
-import type { AnyNode, Element } from 'domhandler';
 import { ResultType, Sniffer } from 'encoding-sniffer/sniffer';
 import { decodeBytes, encodingForLabel } from './charset.js';
 import { parseStyleDeclarations, parseStylesheet } from './css.js';
+import {
+  applyEdits,
+  attributeEdit,
+  attributeRemoval,
+  elementRemoval,
+  tokenizeHtml,
+  type HtmlTag,
+  type HtmlTokens,
+  type TextEdit,
+} from './htmltokens.js';
 import { linkAttributesOf, meaningOf, relTokens, type LinkAttribute } from './linktable.js';
-import { loadHtml } from './nesting.js';
 import { refreshUrlSpan } from './refresh.js';
 import { linkTarget, ReferenceList, rewrittenLink, spliceText, type LinkTarget, type TextSpan } from './reference.js';
 import { parseSrcset } from './srcset.js';
@@ -22,119 +30,98 @@ export interface ParsedDocument {
   /** <meta name="robots"> containing nofollow or none. */
   nofollow: boolean;
   title: string;
-  /** Rewrites every URL-bearing attribute through resolve (even those not returned as references, e.g. a form action or a <link rel=whatever>: resolver null ⇒ absolute URL), removes <base> (keeping a target= if it had one, without href), makes exactly one <link rel="canonical">, and writes <meta charset="utf-8"> as the first child of <head> (removing other charset declarations). Call once. */
+  /** Rewrites every URL-bearing attribute through resolve (even those not returned as references, e.g. a form action or a <link rel=whatever>: resolver null ⇒ absolute URL), removes <base> (keeping a target= if it had one, without href), makes exactly one <link rel="canonical">, and writes <meta charset="utf-8"> first in <head> (removing other charset declarations). */
   serialize(resolve: LinkResolver, options: { canonicalUrl: string | null; dropScripts?: boolean }): string;
 }
 
-type Rewrite = (resolve: LinkResolver) => void;
-
-const HTML_NAMESPACE = 'http://www.w3.org/1999/xhtml';
+type Rewrite = (resolve: LinkResolver) => TextEdit | null;
 
 export function parseHtml(html: string, pageUrl: string): ParsedDocument {
-  // Parsed with scripting enabled, as a browser shows the page: <noscript> stays raw text in the tree (so
-  // parse5 never hoists its content out of <head>), and the scanner parses that text as markup on its own.
-  // Nesting capped at 512 levels as in browsers, so a page nested 100,000 deep neither stalls nor overflows the stack.
-  const $ = loadHtml(html);
-  const baseUrl = documentBase($, pageUrl);
-  const scanner = new LinkScanner($, baseUrl);
-  scanner.scan($.root()[0], true);
-  let serialized = false;
+  const tokens = tokenizeHtml(html);
+  const baseUrl = documentBase(tokens.tags, pageUrl);
+  const scanner = new LinkScanner(html, baseUrl);
+  for (const tag of tokens.tags) scanner.element(tag);
   return {
     baseUrl,
     references: scanner.references.toArray(),
     nofollow: scanner.nofollow,
     title: scanner.title ?? '',
     serialize(resolve, { canonicalUrl, dropScripts = false }) {
-      if (serialized) throw new Error('ParsedDocument.serialize may be called only once: it rewrites the parsed tree');
-      serialized = true;
-      for (const rewrite of scanner.rewrites) rewrite(resolve);
-      removeBase($);
-      settleCanonical($, scanner.canonicals, baseUrl, canonicalUrl);
-      declareUtf8($);
-      if (dropScripts) removeScripts($);
-      return $.html();
+      const edits: TextEdit[] = [];
+      for (const rewrite of scanner.rewrites) {
+        const edit = rewrite(resolve);
+        if (edit !== null) edits.push(edit);
+      }
+      edits.push(...declareUtf8(tokens), ...removeBase(html, tokens.tags));
+      edits.push(...settleCanonical(tokens, scanner.canonicals, baseUrl, canonicalUrl));
+      if (dropScripts) edits.push(...scriptRemovals(html, tokens.tags));
+      return applyEdits(html, edits);
     },
   };
 }
 
 /** The first <base href> (HTML: only the first counts) when it resolves to http(s); otherwise the page URL. */
-function documentBase($: CheerioAPI, pageUrl: string): string {
-  const href = $('base[href]').first().attr('href');
+function documentBase(tags: readonly HtmlTag[], pageUrl: string): string {
+  const href = tags.find((tag) => tag.name === 'base' && !tag.inNoscript && tag.attribs.href !== undefined)?.attribs.href;
   return (href === undefined ? null : resolveUrl(href, pageUrl)) ?? pageUrl;
 }
 
-/** One pass over the tree in document order, collecting references and the rewrites that serialize will run. */
+/** One pass over the start tags in document order, collecting references and the rewrites that serialize will run. */
 class LinkScanner {
   readonly references = new ReferenceList();
   readonly rewrites: Rewrite[] = [];
-  readonly canonicals: Element[] = [];
+  readonly canonicals: HtmlTag[] = [];
   nofollow = false;
   title: string | null = null;
 
   constructor(
-    private readonly $: CheerioAPI,
+    private readonly html: string,
     private readonly baseUrl: string,
   ) {}
 
-  /** The document itself (isDocument) or a <noscript> fragment, whose title, robots and canonical do not count. */
-  scan(root: AnyNode, isDocument: boolean): void {
-    const stack: AnyNode[] = [root];
-    while (stack.length > 0) {
-      const node = stack.pop()!;
-      if (isElement(node)) {
-        this.element(node, isDocument);
-        if (node.name === 'script' || (isDocument && isRawNoscript(node))) continue;
-      }
-      if ('children' in node) for (let i = node.children.length - 1; i >= 0; i--) stack.push(node.children[i]);
-    }
-  }
-
-  private element(element: Element, isDocument: boolean): void {
-    const name = element.name;
-    const isCanonical = name === 'link' && (relTokens(element)?.includes('canonical') ?? false);
-    if (isDocument) this.pageFacts(element, isCanonical);
-    if (name === 'style') this.styleElement(element);
-    if (isDocument && isRawNoscript(element)) this.noscript(element);
-    for (const row of linkAttributesOf(element)) {
-      const value = element.attribs[row.attribute];
-      if (value === undefined || (row.when !== undefined && !row.when(element))) continue;
+  element(tag: HtmlTag): void {
+    const isCanonical = tag.name === 'link' && (relTokens(tag)?.includes('canonical') ?? false);
+    // Inside <noscript> links are still rewritten (a reader without scripts sees them), but the page's own facts are not.
+    if (!tag.inNoscript) this.pageFacts(tag, isCanonical);
+    if (tag.name === 'style' && tag.contentEnd !== undefined) this.styleElement(tag);
+    for (const row of linkAttributesOf(tag)) {
+      const value = tag.attribs[row.attribute];
+      if (value === undefined || (row.when !== undefined && !row.when(tag))) continue;
       if (isCanonical && row.attribute === 'href') continue; // made absolute by serialize, never local
-      this.attribute(element, row, value);
+      this.attribute(tag, row, value);
     }
   }
 
-  private pageFacts(element: Element, isCanonical: boolean): void {
-    if (isCanonical) this.canonicals.push(element);
-    if (element.name === 'title' && this.title === null && element.namespace === HTML_NAMESPACE) {
+  private pageFacts(tag: HtmlTag, isCanonical: boolean): void {
+    if (isCanonical) this.canonicals.push(tag);
+    if (tag.name === 'title' && this.title === null && !tag.inForeign) {
       // document.title: strip and collapse ASCII whitespace
-      this.title = this.$(element).text().replace(/[\t\n\f\r ]+/g, ' ').trim();
+      this.title = (tag.text ?? '').replace(/[\t\n\f\r ]+/g, ' ').trim();
     }
-    if (element.name === 'meta' && element.attribs.name?.trim().toLowerCase() === 'robots') {
-      const directives = (element.attribs.content ?? '').toLowerCase().split(/[\s,]+/);
+    if (tag.name === 'meta' && tag.attribs.name?.trim().toLowerCase() === 'robots') {
+      const directives = (tag.attribs.content ?? '').toLowerCase().split(/[\s,]+/);
       if (directives.includes('nofollow') || directives.includes('none')) this.nofollow = true;
     }
   }
 
-  private attribute(element: Element, row: LinkAttribute, value: string): void {
-    const write = (text: string): void => {
-      element.attribs[row.attribute] = text;
-    };
+  private attribute(tag: HtmlTag, row: LinkAttribute, value: string): void {
+    const write = (text: string): TextEdit | null => attributeEdit(tag, row.attribute, text);
     switch (row.syntax) {
       case 'url': {
-        const target = this.target(value, row, element);
+        const target = this.target(value, row, tag);
         if (target !== null) this.rewrites.push((resolve) => write(rewrittenLink(target, resolve)));
         return;
       }
       case 'refresh': {
         const span = refreshUrlSpan(value);
-        const target = span === null ? null : this.target(value.slice(span.start, span.end), row, element);
+        const target = span === null ? null : this.target(value.slice(span.start, span.end), row, tag);
         if (span !== null && target !== null) this.spliceLinks(value, [{ ...span, target }], write);
         return;
       }
       case 'srcset': {
         const candidates = parseSrcset(value) ?? []; // an unparsable srcset is left as it is
         const slots = candidates.flatMap((candidate) => {
-          const target = this.target(candidate.url, row, element);
+          const target = this.target(candidate.url, row, tag);
           return target === null ? [] : [{ start: candidate.start, end: candidate.end, target }];
         });
         this.spliceLinks(value, slots, write);
@@ -151,80 +138,74 @@ class LinkScanner {
   }
 
   /** The link's target, recorded as a reference when its role makes it one. */
-  private target(value: string, row: LinkAttribute, element: Element): LinkTarget | null {
+  private target(value: string, row: LinkAttribute, tag: HtmlTag): LinkTarget | null {
     const target = linkTarget(value, this.baseUrl);
     if (target === null) return null;
-    const meaning = meaningOf(row.role, element, target.url);
+    const meaning = meaningOf(row.role, tag, target.url);
     if (meaning !== null) this.references.add(target.url, meaning.kind, meaning.expected);
     return target;
   }
 
-  private spliceLinks(value: string, slots: Array<TextSpan & { target: LinkTarget }>, write: (text: string) => void): void {
+  private spliceLinks(value: string, slots: Array<TextSpan & { target: LinkTarget }>, write: (text: string) => TextEdit | null): void {
     if (slots.length === 0) return;
     this.rewrites.push((resolve) => write(spliceText(value, slots, (slot) => rewrittenLink(slot.target, resolve))));
   }
 
-  private styleElement(element: Element): void {
-    const sheet = parseStylesheet(this.$(element).text(), this.baseUrl);
+  /** A <style> element's text is CSS as written (no entities), rewritten in place. */
+  private styleElement(tag: HtmlTag): void {
+    const start = tag.end;
+    const end = tag.contentEnd!;
+    const sheet = parseStylesheet(this.html.slice(start, end), this.baseUrl);
     this.references.addAll(sheet.references);
-    if (sheet.references.length > 0) this.rewrites.push((resolve) => this.$(element).text(sheet.serialize(resolve)));
+    if (sheet.references.length > 0) this.rewrites.push((resolve) => ({ start, end, text: sheet.serialize(resolve) }));
   }
-
-  /** <noscript> content as a browser without scripting parses it, rewritten and written back as its raw text. */
-  private noscript(element: Element): void {
-    const fragment = load(this.$(element).text(), { scriptingEnabled: false }, false);
-    const rewritesBefore = this.rewrites.length;
-    this.scan(fragment.root()[0], false);
-    if (this.rewrites.length > rewritesBefore) this.rewrites.push(() => this.$(element).text(fragment.html()));
-  }
-}
-
-/** In the scripting-enabled document tree an HTML <noscript> holds its content as raw text. */
-function isRawNoscript(element: Element): boolean {
-  return element.name === 'noscript' && element.namespace === HTML_NAMESPACE;
-}
-
-function isElement(node: AnyNode): node is Element {
-  return node.type === 'tag' || node.type === 'script' || node.type === 'style';
 }
 
 /** The saved page resolves links from its own file, so <base href> goes; a target= (where links open) stays. */
-function removeBase($: CheerioAPI): void {
-  $('base').each((_, base) => {
-    if (base.attribs.target === undefined) $(base).remove();
-    else delete base.attribs.href;
+function removeBase(html: string, tags: readonly HtmlTag[]): TextEdit[] {
+  return tags.flatMap((tag) => {
+    if (tag.name !== 'base' || tag.inNoscript) return [];
+    if (tag.attribs.target === undefined) return [elementRemoval(tag)];
+    return [attributeRemoval(html, tag, 'href')].filter((edit) => edit !== null);
   });
 }
 
 /** Exactly one canonical: the first existing one made absolute (it names the origin, never a local file), else ours. */
-function settleCanonical($: CheerioAPI, canonicals: readonly Element[], baseUrl: string, canonicalUrl: string | null): void {
+function settleCanonical(tokens: HtmlTokens, canonicals: readonly HtmlTag[], baseUrl: string, canonicalUrl: string | null): TextEdit[] {
+  const edits: TextEdit[] = [];
   let kept = false;
   for (const link of canonicals) {
     const absolute = kept || link.attribs.href === undefined ? null : resolveUrl(link.attribs.href, baseUrl);
     if (absolute === null) {
-      $(link).remove();
+      edits.push(elementRemoval(link));
     } else {
-      link.attribs.href = absolute;
+      const edit = attributeEdit(link, 'href', absolute);
+      if (edit !== null) edits.push(edit);
       kept = true;
     }
   }
-  if (!kept && canonicalUrl !== null) $('head').append($('<link rel="canonical">').attr('href', canonicalUrl));
+  if (!kept && canonicalUrl !== null) {
+    const at = tokens.headEnd === -1 ? tokens.headStart : tokens.headEnd;
+    edits.push({ start: at, end: at, text: `<link rel="canonical" href="${escapeAttribute(canonicalUrl)}">` });
+  }
+  return edits;
 }
 
 /** The page is written as UTF-8, so it says so first thing in <head> and nowhere else. */
-function declareUtf8($: CheerioAPI): void {
-  $('meta[charset]').remove();
-  $('meta[http-equiv]')
-    .filter((_, meta) => meta.attribs['http-equiv'].trim().toLowerCase() === 'content-type')
-    .remove();
-  $('head').prepend('<meta charset="utf-8">');
+function declareUtf8(tokens: HtmlTokens): TextEdit[] {
+  const edits: TextEdit[] = [{ start: tokens.headStart, end: tokens.headStart, text: '<meta charset="utf-8">' }];
+  for (const tag of tokens.tags) {
+    if (tag.name !== 'meta' || tag.inNoscript) continue;
+    const declaresCharset =
+      tag.attribs.charset !== undefined || tag.attribs['http-equiv']?.trim().toLowerCase() === 'content-type';
+    if (declaresCharset) edits.push(elementRemoval(tag));
+  }
+  return edits;
 }
 
-/** A rendered snapshot without its scripts, serialized again: see removeScripts. */
+/** A rendered snapshot without its scripts: see scriptRemovals. */
 export function htmlWithoutScripts(html: string): string {
-  const $ = loadHtml(html);
-  removeScripts($);
-  return $.html();
+  return applyEdits(html, scriptRemovals(html, tokenizeHtml(html).tags));
 }
 
 /**
@@ -232,15 +213,25 @@ export function htmlWithoutScripts(html: string): string {
  * <noscript> goes too: the snapshot shows what a reader with scripts saw, and a browser with scripts off would
  * otherwise add the fallback ("please enable JavaScript") to the content the scripts built.
  */
-function removeScripts($: CheerioAPI): void {
-  $('script')
-    .filter((_, script) => (script.attribs.type ?? '').trim().toLowerCase() !== 'application/ld+json')
-    .remove();
-  $('noscript').remove();
-  $('*').each((_, element) => {
-    if (!isElement(element)) return;
-    for (const name of Object.keys(element.attribs)) if (name.startsWith('on')) delete element.attribs[name];
-  });
+function scriptRemovals(html: string, tags: readonly HtmlTag[]): TextEdit[] {
+  const edits: TextEdit[] = [];
+  for (const tag of tags) {
+    const structuredData = tag.name === 'script' && (tag.attribs.type ?? '').trim().toLowerCase() === 'application/ld+json';
+    if ((tag.name === 'script' && !structuredData) || tag.name === 'noscript') {
+      edits.push(elementRemoval(tag));
+      continue;
+    }
+    for (const name of tag.spans.keys()) {
+      if (!name.startsWith('on')) continue;
+      const edit = attributeRemoval(html, tag, name);
+      if (edit !== null) edits.push(edit);
+    }
+  }
+  return edits;
+}
+
+function escapeAttribute(value: string): string {
+  return value.replace(/&/g, '&amp;').replace(/"/g, '&quot;');
 }
 
 // Browsers honour a <meta charset> anywhere in <head> by re-decoding; prescanning well past the 1024 bytes the

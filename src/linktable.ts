@@ -1,7 +1,12 @@
 // Which HTML attribute holds which kind of link: one table read by both extraction and rewriting
 // (after website-scraper's path containers). Pure.
-import type { Element } from 'domhandler';
 import type { ExpectedType, ReferenceKind } from './types.js';
+
+/** What the table reads of an element: its lower-case name and its decoded attributes. */
+export interface Element {
+  name: string;
+  attribs: Record<string, string>;
+}
 
 /** How the attribute's value is written. */
 export type ValueSyntax = 'url' | 'srcset' | 'refresh' | 'declarations';

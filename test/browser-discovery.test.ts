@@ -157,7 +157,7 @@ describe('the crawl command chooses how to fetch pages', () => {
     assert.doesNotMatch(result.stderr, /rendering pages/);
     const saved = readFileSync(join(output, server.hostFolder, 'script-body.html'), 'utf8');
     assert.ok(!saved.includes(builtText));
-    assert.match(saved, /<script src="js\/build-body\.js" defer=""><\/script>/);
+    assert.match(saved, /<script src="js\/build-body\.js" defer><\/script>/, 'only the link changed');
   });
 
   it('--browser with nothing there is a usage error before anything is fetched', async () => {

@@ -110,17 +110,24 @@ describe('update', () => {
     const oldP1 = readFileSync(join(output, host, 'p1.html'), 'utf8');
     origin.set('/p1.html', page(1, '<p>changed</p>'));
     origin.set('/p9.html', page(9, '<p>changed</p>'));
-    origin.latencyMs = 150;
+    // Slow enough that the first update still runs while a second process starts on a loaded machine.
+    origin.latencyMs = 400;
 
     const first = spawn(process.execPath, [BIN, 'update', output, '--quiet'], { stdio: 'ignore' });
     const firstDone = new Promise<number | null>((done) => first.on('exit', done));
     // Wait until the first update is fetching, then try a second one and read the mirror.
     const requests = origin.server.requests.length;
     while (origin.server.requests.length < requests + 3) await new Promise((resolve) => setTimeout(resolve, 20));
-    const second = await runCli(['update', output]);
-    assert.equal(second.code, 1);
-    assert.match(second.stderr, /another sitemirror update \(pid \d+/);
-    assert.equal(readFileSync(join(output, host, 'p1.html'), 'utf8'), oldP1, 'mid-update, the mirror still shows the old page');
+    try {
+      const second = await runCli(['update', output]);
+      assert.equal(second.code, 1, second.stderr);
+      assert.match(second.stderr, /another sitemirror update \(pid \d+/);
+      assert.equal(readFileSync(join(output, host, 'p1.html'), 'utf8'), oldP1, 'mid-update, the mirror still shows the old page');
+    } catch (error) {
+      first.kill(); // a failed check must not leave the first update (and the test run) hanging
+      await origin.server.close();
+      throw error;
+    }
 
     assert.equal(await firstDone, 0);
     await origin.server.close();

@@ -1,0 +1,256 @@
+// One linear pass over HTML text with htmlparser2's tokenizer (cheerio's own parser), keeping where every start tag
+// and attribute value sits in the text, so links can be rewritten by splicing the original text: the rest of the
+// page stays byte for byte as served, and no tree is built or serialized. Pure.
+import { QuoteType, Tokenizer, type TokenizerCallbacks } from 'htmlparser2';
+
+/** Where an attribute sits in the text: its name starts at nameStart, the whole attribute ends at end. */
+export interface AttributeSpan {
+  nameStart: number;
+  /** The value between its quotes (or the unquoted value); equal to end of the name for a valueless attribute. */
+  valueStart: number;
+  valueEnd: number;
+  end: number;
+  quote: QuoteType;
+}
+
+/** A start tag as written: names in lower case, attribute values decoded (the first of a repeated name wins). */
+export interface HtmlTag {
+  name: string;
+  attribs: Record<string, string>;
+  spans: Map<string, AttributeSpan>;
+  /** [start, end) of the start tag, from '<' to after '>'. */
+  start: number;
+  end: number;
+  /** For elements that hold text (script, style, title, noscript, …): [start, end) of their content and the end of their end tag. */
+  contentEnd?: number;
+  elementEnd?: number;
+  /** Inside <noscript>: a browser with scripting on shows none of it, so it says nothing about the page itself. */
+  inNoscript: boolean;
+  /** Inside <svg> or <math>, where <title> and <style> are not the page's. */
+  inForeign: boolean;
+  /** Text content with entities decoded, kept for <title> only. */
+  text?: string;
+}
+
+export interface HtmlTokens {
+  tags: HtmlTag[];
+  /** Positions for inserting into <head>: after the first <head> start tag, or after <html>, or after the doctype. */
+  headStart: number;
+  /** Start of the first </head>, or -1. */
+  headEnd: number;
+}
+
+/** Elements whose end is needed: their content is rewritten (style), read (title) or removed with them (script, noscript). */
+const CONTAINERS = new Set(['script', 'style', 'title', 'noscript']);
+const FOREIGN = new Set(['svg', 'math']);
+
+class TokenCollector implements TokenizerCallbacks {
+  readonly tags: HtmlTag[] = [];
+  headOpenEnd = -1;
+  htmlOpenEnd = -1;
+  doctypeEnd = -1;
+  headEnd = -1;
+  private tag: HtmlTag | null = null;
+  private attributeName = '';
+  private attributeNameStart = 0;
+  private attributeNameEnd = 0;
+  private valueParts: string[] = [];
+  private readonly open: HtmlTag[] = [];
+  private noscriptDepth = 0;
+  private foreignDepth = 0;
+  private titleParts: string[] | null = null;
+
+  constructor(private readonly html: string) {}
+
+  onopentagname(start: number, endIndex: number): void {
+    this.tag = {
+      name: this.html.slice(start, endIndex).toLowerCase(),
+      attribs: {},
+      spans: new Map(),
+      start: start - 1,
+      end: endIndex,
+      inNoscript: this.noscriptDepth > 0,
+      inForeign: this.foreignDepth > 0,
+    };
+  }
+
+  onattribname(start: number, endIndex: number): void {
+    this.attributeName = this.html.slice(start, endIndex).toLowerCase();
+    this.attributeNameStart = start;
+    this.attributeNameEnd = endIndex;
+    this.valueParts = [];
+  }
+
+  onattribdata(start: number, endIndex: number): void {
+    this.valueParts.push(this.html.slice(start, endIndex));
+  }
+
+  onattribentity(codepoint: number): void {
+    this.valueParts.push(String.fromCodePoint(codepoint));
+  }
+
+  onattribend(quote: QuoteType, endIndex: number): void {
+    const tag = this.tag;
+    if (tag === null) return;
+    // SVG's xlink:href is the element's href (parse5 stores it under that local name too).
+    let name = this.attributeName;
+    if (name === 'xlink:href' && !tag.spans.has('href')) name = 'href';
+    if (tag.spans.has(name)) return;
+    let valueStart = this.attributeNameEnd;
+    let end = this.attributeNameEnd;
+    if (quote !== QuoteType.NoValue) {
+      valueStart = this.html.indexOf('=', this.attributeNameEnd) + 1;
+      while (isWhitespace(this.html.charCodeAt(valueStart))) valueStart++;
+      if (quote !== QuoteType.Unquoted) valueStart++;
+      end = endIndex;
+    }
+    // For a quoted value the tokenizer reports the index just past the closing quote.
+    const valueEnd = quote === QuoteType.NoValue || quote === QuoteType.Unquoted ? end : end - 1;
+    tag.attribs[name] = this.valueParts.join('');
+    tag.spans.set(name, { nameStart: this.attributeNameStart, valueStart, valueEnd, end, quote });
+  }
+
+  onopentagend(endIndex: number): void {
+    this.finishTag(endIndex + 1, false);
+  }
+
+  onselfclosingtag(endIndex: number): void {
+    this.finishTag(endIndex + 1, true);
+  }
+
+  private finishTag(end: number, selfClosing: boolean): void {
+    const tag = this.tag;
+    if (tag === null) return;
+    this.tag = null;
+    tag.end = end;
+    this.tags.push(tag);
+    const outside = !tag.inNoscript && !tag.inForeign;
+    if (tag.name === 'head' && this.headOpenEnd === -1 && outside) this.headOpenEnd = end;
+    if (tag.name === 'html' && this.htmlOpenEnd === -1) this.htmlOpenEnd = end;
+    if (FOREIGN.has(tag.name) && !selfClosing) this.foreignDepth++;
+    // The tokenizer reads script, style, title, textarea and xmp as raw text, so a self-closing slash cannot skip them.
+    if (CONTAINERS.has(tag.name) && (!selfClosing || tag.name !== 'noscript')) {
+      this.open.push(tag);
+      if (tag.name === 'noscript') this.noscriptDepth++;
+      if (tag.name === 'title') this.titleParts = [];
+    }
+  }
+
+  onclosetag(start: number, endIndex: number): void {
+    const name = this.html.slice(start, endIndex).toLowerCase();
+    const closeEnd = this.html.indexOf('>', endIndex) + 1 || this.html.length;
+    if (name === 'head' && this.headEnd === -1 && this.noscriptDepth === 0 && this.foreignDepth === 0) this.headEnd = start - 2;
+    if (FOREIGN.has(name) && this.foreignDepth > 0) this.foreignDepth--;
+    if (!CONTAINERS.has(name)) return;
+    const index = this.open.findLastIndex((tag) => tag.name === name);
+    if (index === -1) return;
+    const [tag] = this.open.splice(index, 1);
+    tag!.contentEnd = start - 2;
+    tag!.elementEnd = closeEnd;
+    if (name === 'noscript') this.noscriptDepth--;
+    if (name === 'title' && this.titleParts !== null) {
+      tag!.text = this.titleParts.join('');
+      this.titleParts = null;
+    }
+  }
+
+  ontext(start: number, endIndex: number): void {
+    this.titleParts?.push(this.html.slice(start, endIndex));
+  }
+
+  ontextentity(codepoint: number): void {
+    this.titleParts?.push(String.fromCodePoint(codepoint));
+  }
+
+  ondeclaration(_start: number, endIndex: number): void {
+    if (this.doctypeEnd === -1) this.doctypeEnd = endIndex + 1;
+  }
+
+  onend(): void {
+    // An element left open runs to the end of the text, as in a browser.
+    for (const tag of this.open) {
+      tag.contentEnd = this.html.length;
+      tag.elementEnd = this.html.length;
+      if (tag.name === 'title' && this.titleParts !== null) tag.text = this.titleParts.join('');
+    }
+    this.open.length = 0;
+  }
+
+  oncdata(): void {}
+  oncomment(): void {}
+  onprocessinginstruction(): void {}
+}
+
+function isWhitespace(code: number): boolean {
+  return code === 0x20 || code === 0x09 || code === 0x0a || code === 0x0c || code === 0x0d;
+}
+
+export function tokenizeHtml(html: string): HtmlTokens {
+  const collector = new TokenCollector(html);
+  const tokenizer = new Tokenizer({ decodeEntities: true }, collector);
+  tokenizer.write(html);
+  tokenizer.end();
+  const headStart = [collector.headOpenEnd, collector.htmlOpenEnd, collector.doctypeEnd].find((at) => at !== -1) ?? 0;
+  return { tags: collector.tags, headStart, headEnd: collector.headEnd };
+}
+
+/** A change to the text: [start, end) replaced by text (an insertion when start === end). */
+export interface TextEdit {
+  start: number;
+  end: number;
+  text: string;
+}
+
+/**
+ * Applies edits in one join. Insertions at a position come before a replacement starting there, in the order given;
+ * an edit inside a range already removed (a link inside a dropped <noscript>) is dropped with it.
+ */
+export function applyEdits(html: string, edits: readonly TextEdit[]): string {
+  if (edits.length === 0) return html;
+  const ordered = edits
+    .map((edit, order) => ({ edit, order }))
+    .sort((a, b) => a.edit.start - b.edit.start || insertionFirst(a.edit, b.edit) || b.edit.end - a.edit.end || a.order - b.order);
+  const parts: string[] = [];
+  let cursor = 0;
+  for (const { edit } of ordered) {
+    if (edit.start < cursor) continue;
+    parts.push(html.slice(cursor, edit.start), edit.text);
+    cursor = edit.end;
+  }
+  parts.push(html.slice(cursor));
+  return parts.join('');
+}
+
+function insertionFirst(a: TextEdit, b: TextEdit): number {
+  return Number(a.start !== a.end) - Number(b.start !== b.end);
+}
+
+/** An attribute value written back in its own quotes (an unquoted value gains double quotes). */
+export function quotedValue(value: string, quote: QuoteType): string {
+  const escaped = value.replace(/&/g, '&amp;');
+  if (quote === QuoteType.Single) return escaped.replace(/'/g, '&#39;');
+  const inDouble = escaped.replace(/"/g, '&quot;');
+  return quote === QuoteType.Double ? inDouble : `"${inDouble}"`;
+}
+
+/** The edit that sets an attribute's value, keeping its quotes; null when the value does not change. */
+export function attributeEdit(tag: HtmlTag, name: string, value: string): TextEdit | null {
+  const span = tag.spans.get(name);
+  if (span === undefined || tag.attribs[name] === value) return null;
+  if (span.quote === QuoteType.NoValue) return { start: span.end, end: span.end, text: `=${quotedValue(value, QuoteType.Unquoted)}` };
+  return { start: span.valueStart, end: span.valueEnd, text: quotedValue(value, span.quote) };
+}
+
+/** The edit that removes an attribute with the whitespace before it. */
+export function attributeRemoval(html: string, tag: HtmlTag, name: string): TextEdit | null {
+  const span = tag.spans.get(name);
+  if (span === undefined) return null;
+  let start = span.nameStart;
+  while (start > tag.start && isWhitespace(html.charCodeAt(start - 1))) start--;
+  return { start, end: span.end, text: '' };
+}
+
+/** The edit that removes an element: its start tag, and its content and end tag when it has them. */
+export function elementRemoval(tag: HtmlTag): TextEdit {
+  return { start: tag.start, end: tag.elementEnd ?? tag.end, text: '' };
+}

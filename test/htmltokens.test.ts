@@ -1,0 +1,70 @@
+// The tokenizer layer under HTML rewriting (src/htmltokens.ts): attribute spans and text edits on the page's own text.
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { applyEdits, attributeEdit, attributeRemoval, elementRemoval, tokenizeHtml } from '../src/htmltokens.ts';
+
+const tagsOf = (html: string) => tokenizeHtml(html).tags;
+
+describe('htmltokens: tags and attribute spans', () => {
+  it('decodes attribute values, lower-cases names and keeps the first of a repeated attribute', () => {
+    const [a] = tagsOf('<A HREF="x.html?a=1&amp;b=2" href="second.html" Title=\'t&#39;s\' hidden>');
+    assert.equal(a!.name, 'a');
+    assert.deepEqual(a!.attribs, { href: 'x.html?a=1&b=2', title: "t's", hidden: '' });
+  });
+
+  it('sets a value in its own quotes, quotes an unquoted one, escapes & and the quote', () => {
+    const html = `<a href=plain.html><img src='a.png'><link href="c.css">`;
+    const [a, img, link] = tagsOf(html);
+    const out = applyEdits(html, [
+      attributeEdit(a!, 'href', 'local/plain.html?x=1&y=2')!,
+      attributeEdit(img!, 'src', "it's.png")!,
+      attributeEdit(link!, 'href', 'say "hi".css')!,
+    ]);
+    assert.equal(out, `<a href="local/plain.html?x=1&amp;y=2"><img src='it&#39;s.png'><link href="say &quot;hi&quot;.css">`);
+  });
+
+  it('leaves an unchanged value alone, entities and all', () => {
+    const [a] = tagsOf('<a href="x?a=1&amp;b=2">');
+    assert.equal(attributeEdit(a!, 'href', 'x?a=1&b=2'), null);
+  });
+
+  it('removes an attribute with its leading whitespace, and an element with its content and end tag', () => {
+    const html = '<body onload="go()" class=x><script>if (a < b) {}</script><p>kept</p></body>';
+    const [body, script] = tagsOf(html);
+    assert.equal(script!.contentEnd, html.indexOf('</script>'));
+    assert.equal(applyEdits(html, [attributeRemoval(html, body!, 'onload')!, elementRemoval(script!)]), '<body class=x><p>kept</p></body>');
+  });
+
+  it('reads script and style content as text and marks tags inside <noscript> and <svg>', () => {
+    const tags = tagsOf('<script>document.write("<img src=no.png>")</script><noscript><img src=a.png></noscript><svg><title>s</title></svg><title>T &amp; U</title>');
+    assert.deepEqual(tags.map((tag) => [tag.name, tag.inNoscript, tag.inForeign]), [
+      ['script', false, false], ['noscript', false, false], ['img', true, false], ['svg', false, false], ['title', false, true], ['title', false, false],
+    ]);
+    assert.equal(tags.at(-1)!.text, 'T & U');
+  });
+
+  it('finds where <head> content starts: after <head>, else after <html>, else after the doctype', () => {
+    assert.equal(tokenizeHtml('<!doctype html><html><head><title>x</title></head>').headStart, '<!doctype html><html><head>'.length);
+    assert.equal(tokenizeHtml('<!doctype html><html lang=en><p>x').headStart, '<!doctype html><html lang=en>'.length);
+    assert.equal(tokenizeHtml('<!doctype html><p>x').headStart, '<!doctype html>'.length);
+    assert.equal(tokenizeHtml('<p>x').headStart, 0);
+  });
+});
+
+describe('htmltokens: applyEdits', () => {
+  it('puts insertions before a replacement at the same place, in the order given, and drops edits inside a removal', () => {
+    const html = '<head><meta charset=latin1><noscript><a href=x></noscript></head>';
+    const meta = html.indexOf('<meta');
+    const noscript = html.indexOf('<noscript>');
+    const noscriptEnd = html.indexOf('</head>');
+    const link = html.indexOf('x>');
+    const out = applyEdits(html, [
+      { start: meta, end: noscript, text: '' },
+      { start: meta, end: meta, text: '<meta charset="utf-8">' },
+      { start: meta, end: meta, text: '<link rel="canonical" href="http://h/">' },
+      { start: noscript, end: noscriptEnd, text: '' },
+      { start: link, end: link + 1, text: '"y"' },
+    ]);
+    assert.equal(out, '<head><meta charset="utf-8"><link rel="canonical" href="http://h/"></head>');
+  });
+});
