@@ -23,6 +23,7 @@ const LATENCY_MS = Number(String(values.latency).replace(/ms$/, ''));
 const SEED = Number(values.seed);
 const SECTIONS = 10;
 const SUBSECTIONS = 10;
+const CATEGORIES = 100;
 const SHARED_IMAGES = 40;
 if (!Number.isInteger(PAGES) || PAGES < 1 || !Number.isFinite(LATENCY_MS) || LATENCY_MS < 0) {
   console.error('usage: generate-site.mjs --pages N --latency MS --port P');
@@ -47,7 +48,9 @@ function pageUrl(index) {
   const section = index % SECTIONS;
   const sub = Math.floor(index / SECTIONS) % SUBSECTIONS;
   switch (index % 5) {
-    case 0: return `/list?page=${index}`;
+    // Paginated per category, as real sites paginate: one path per category, so a 100,000-page site has 200 query
+    // variants per path, well under the crawlers' default trap limits (sitemirror's --max-query-variants is 1000).
+    case 0: return `/c${Math.floor(index / 5) % CATEGORIES}/list?page=${index}`;
     case 1: return `/s${section}/t${sub}/page-${index}.html`;
     case 2: return `/s${section}/page-${index}`;
     case 3: return `/s${section}/t${sub}/item-${index}/`;
@@ -58,7 +61,7 @@ function pageUrl(index) {
 function pageIndexOf(pathname, search) {
   if (pathname === '/' && search === '') return 0;
   let match;
-  if (pathname === '/list' && (match = /^\?page=(\d+)$/.exec(search))) return Number(match[1]);
+  if (/^\/c\d+\/list$/.test(pathname) && (match = /^\?page=(\d+)$/.exec(search))) return Number(match[1]);
   if ((match = /^\/s\d+\/t\d+\/page-(\d+)\.html$/.exec(pathname))) return Number(match[1]);
   if ((match = /^\/s\d+\/page-(\d+)$/.exec(pathname))) return Number(match[1]);
   if ((match = /^\/s\d+\/t\d+\/item-(\d+)\/$/.exec(pathname))) return Number(match[1]);
