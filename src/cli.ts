@@ -170,6 +170,8 @@ Output:
       --warc               also archive every response (requests, redirects, errors) as WARC 1.1 files in
                            DIR/.sitemirror/warc/, gzip-compressed per record
       --warc-max-size SIZE start a new WARC file past SIZE (default 1G)
+      --wacz               also package the WARCs as DIR/.sitemirror/archive.wacz (WACZ 1.1.1, for
+                           ReplayWeb.page and pywb) at the end of each run; implies --warc
       --json               machine-readable events on stdout, one JSON object per line
   -q, --quiet              no progress or summary unless something failed
   -h, --help               this help
