@@ -601,7 +601,7 @@ class Crawler {
     ) as WaczPage[];
     const path = join(this.store.root, STATE_DIR, WACZ_FILE);
     const written = await writeWacz({ warcDir: join(this.store.root, STATE_DIR, WARC_DIR), path, pages, seed: this.options.seed, software: `sitemirror/${VERSION}` });
-    this.reporter.info(`WACZ: ${path} (${written.warcs} WARC files, ${written.indexLines} index lines, ${written.pages} pages)`);
+    this.reporter.info(`WACZ: ${path} (${written.warcs} WARC ${written.warcs === 1 ? 'file' : 'files'}, ${written.indexLines} index lines, ${written.pages} pages)`);
   }
 
   async close(): Promise<void> {

@@ -110,7 +110,7 @@ export async function indexWarc(path: string, filename: string): Promise<IndexLi
   for await (const cdx of indexer.iterRecords(new WARCParser(createReadStream(path)), filename)) {
     const fields = cdx as { url: string; timestamp: string; status?: string; mime?: string };
     const entry = { url: fields.url, timestamp: fields.timestamp, status: fields.status, mime: fields.mime };
-    lines.push({ ...entry, line: indexer.serializeCDXJ(cdx) });
+    lines.push({ ...entry, line: indexer.serializeCDXJ(cdx).trimEnd() });
   }
   return lines;
 }
