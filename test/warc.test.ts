@@ -3,13 +3,14 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { readdirSync, readFileSync } from 'node:fs';
-import { get } from 'node:http';
+import { spawn } from 'node:child_process';
+import { appendFileSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { WARCParser, type WARCRecord } from 'warcio';
 import { redirect, serve, startServer, type FixtureServer } from './support/server.ts';
-import { runCli, tempDir, type CliResult } from './support/cli.ts';
+import { originBytes } from './support/archive.ts';
+import { BIN, runCli, tempDir, type CliResult } from './support/cli.ts';
 
 interface ReadRecord {
   file: string;
@@ -86,18 +87,6 @@ async function readWarc(path: string, file: string): Promise<ReadRecord[]> {
     });
   }
   return records;
-}
-
-/** The body exactly as the origin sends it, content codings not removed (fetch() would decode them). */
-function originBytes(url: string): Promise<Buffer> {
-  return new Promise((done, fail) => {
-    get(url, (response) => {
-      const chunks: Buffer[] = [];
-      response.on('data', (chunk: Buffer) => chunks.push(chunk));
-      response.on('end', () => done(Buffer.concat(chunks)));
-      response.on('error', fail);
-    }).on('error', fail);
-  });
 }
 
 function responsesFor(records: ReadRecord[], url: string): ReadRecord[] {
@@ -257,5 +246,72 @@ describe('--warc over a resumed crawl', () => {
     assert.equal(second[0]?.type, 'warcinfo');
     const uris = second.filter((record) => record.type === 'response').map((record) => record.uri);
     assert.ok(uris.includes(`${server.origin}/about.html`), uris.join(', '));
+  });
+});
+
+describe('--warc after a crash', () => {
+  it('leaves every completed record readable when the crawl is killed, and the resume continues in a new file', async () => {
+    const server = await startServer({ root: 'warc' });
+    servers.push(server);
+    let hanging = true;
+    let reached: () => void = () => undefined;
+    const aboutAsked = new Promise<void>((done) => (reached = done));
+    server.route('/about.html', (_req, res) => {
+      reached();
+      if (hanging) return; // never answers: the crawl is killed while it waits
+      res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
+      res.end(readFileSync(join(import.meta.dirname, '..', 'fixtures', 'warc', 'about.html')));
+    });
+    const output = await tempDir();
+    const args = ['crawl', `${server.origin}/index.html`, '--output', output, '--quiet', '--retries', '0', '--render', 'never', '--warc', '--concurrency', '1'];
+    const child = spawn(process.execPath, [BIN, ...args], { stdio: 'ignore' });
+    const exited = new Promise((done) => child.on('exit', done));
+    // One request at a time, each archived before the next is sent: when about.html is asked for, all before it is written.
+    await aboutAsked;
+    child.kill('SIGKILL');
+    await exited;
+    const dir = join(output, '.sitemirror', 'warc');
+    const [killedFile] = readdirSync(dir);
+    const killedBytes = readFileSync(join(dir, killedFile!));
+    const killed = await readWarc(join(dir, killedFile!), killedFile!);
+    const last = killed.at(-1)!;
+    assert.equal(last.offset + last.length, killedBytes.length, 'the file ends at a record boundary');
+    assert.equal(responsesFor(killed, `${server.origin}/index.html`).length, 1);
+    assert.equal(responsesFor(killed, `${server.origin}/about.html`).length, 0);
+
+    hanging = false;
+    const resumed = await runCli(args, { timeoutMs: 30_000 });
+    assert.notEqual(resumed.code, null, resumed.stderr);
+    const files = readdirSync(dir).sort();
+    assert.equal(files.length, 2, files.join(', '));
+    assert.ok(readFileSync(join(dir, killedFile!)).equals(killedBytes), 'the killed run\'s file changed');
+    const next = await readWarc(join(dir, files.find((file) => file !== killedFile)!), 'next');
+    assert.equal(responsesFor(next, `${server.origin}/about.html`).length, 1);
+  });
+
+  it('trims a record cut off mid-write back to the last whole record before the resume writes on', async () => {
+    const server = await startServer({ root: 'warc' });
+    servers.push(server);
+    const output = await tempDir();
+    const crawl = (extra: string[]) => runCli(['crawl', `${server.origin}/index.html`, '--output', output, '--retries', '0', '--render', 'never', '--warc', ...extra], { timeoutMs: 30_000 });
+    await crawl(['--max-total-size', '100', '--quiet']); // stops after the first download, the rest stays queued
+    const dir = join(output, '.sitemirror', 'warc');
+    const [file] = readdirSync(dir);
+    const whole = readFileSync(join(dir, file!));
+    const records = await readWarc(join(dir, file!), file!);
+    // What a kill -9 in the middle of a write leaves: the first part of one more gzip member.
+    const last = records.at(-1)!;
+    const cut = whole.subarray(last.offset, last.offset + Math.floor(last.length / 2));
+    appendFileSync(join(dir, file!), cut);
+    const resumed = await crawl([]);
+    assert.match(resumed.stderr, new RegExp(`${file!.replace(/\./g, '\\.')} ended in a record cut off by an interrupted run: trimmed ${cut.length} bytes back to its last whole record`));
+    assert.ok(readFileSync(join(dir, file!)).equals(whole), 'the file is back at its last whole record');
+    const files = readdirSync(dir);
+    assert.equal(files.length, 2);
+    for (const name of files) {
+      const read = await readWarc(join(dir, name), name);
+      const end = read.at(-1)!;
+      assert.equal(end.offset + end.length, readFileSync(join(dir, name)).length, `${name} ends at a record boundary`);
+    }
   });
 });
