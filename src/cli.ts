@@ -82,8 +82,9 @@ async function verifyCommand(args: string[], io: Io): Promise<number> {
     io.out.write(`${JSON.stringify(result)}\n`);
   } else {
     for (const problem of result.problems) io.out.write(`${problem.kind}: ${problem.path}: ${problem.detail}\n`);
+    const archive = result.archive ? `, and ${result.archive.path} (${result.archive.filesChecked} files, ${result.archive.indexLinesChecked} index lines)` : '';
     io.out.write(
-      `${result.problems.length === 0 ? 'OK' : 'FAILED'}: ${result.filesChecked} files and ${result.linksChecked} local links checked, ${result.problems.length} problems\n`,
+      `${result.problems.length === 0 ? 'OK' : 'FAILED'}: ${result.filesChecked} files and ${result.linksChecked} local links checked${archive}, ${result.problems.length} problems\n`,
     );
   }
   return result.problems.length === 0 ? EXIT_OK : EXIT_ERRORS;
@@ -115,7 +116,8 @@ Usage:
       --keep-removed       keep the files of pages that now answer 404/410 (default: take them out)
       --every SCHEDULE     repeat in the foreground: an interval (6h, 30m, 1d) or a cron expression ("0 */6 * * *")
       --json, --quiet      as for crawl
-  sitemirror verify <dir> [--json]    prove the mirror is whole: every file matches its recorded hash, every local link resolves
+  sitemirror verify <dir> [--json]    prove the mirror is whole: every file matches its recorded hash, every local link resolves,
+                                      and its WACZ (--wacz) matches its digests and index
   sitemirror serve <dir> [--port N]   serve the mirror on 127.0.0.1 for a look in a browser
 
 Scope:
@@ -170,6 +172,8 @@ Output:
       --warc               also archive every response (requests, redirects, errors) as WARC 1.1 files in
                            DIR/.sitemirror/warc/, gzip-compressed per record
       --warc-max-size SIZE start a new WARC file past SIZE (default 1G)
+      --wacz               also package the WARCs as DIR/.sitemirror/archive.wacz (WACZ 1.1.1, for
+                           ReplayWeb.page and pywb) at the end of each run; implies --warc
       --json               machine-readable events on stdout, one JSON object per line
   -q, --quiet              no progress or summary unless something failed
   -h, --help               this help

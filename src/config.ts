@@ -77,6 +77,8 @@ export interface CrawlOptions {
   warc: boolean;
   /** A WARC file that would grow past this starts the next one. @default 1 GiB */
   warcMaxBytes: number;
+  /** Package the WARCs as .sitemirror/archive.wacz at the end of each run (src/wacz.ts); implies warc. */
+  wacz: boolean;
   json: boolean;
   quiet: boolean;
 }
@@ -119,6 +121,7 @@ export const DEFAULTS: Omit<CrawlOptions, 'seed'> = {
   keepErrorPages: false,
   warc: false,
   warcMaxBytes: 1024 ** 3,
+  wacz: false,
   json: false,
   quiet: false,
 };
@@ -217,6 +220,7 @@ export const CRAWL_FLAGS = {
   'keep-error-pages': { type: 'boolean' },
   warc: { type: 'boolean' },
   'warc-max-size': { type: 'string' },
+  wacz: { type: 'boolean' },
   json: { type: 'boolean' },
   quiet: { type: 'boolean', short: 'q' },
   help: { type: 'boolean', short: 'h' },
@@ -297,8 +301,10 @@ export function parseCrawlArgs(args: string[]): CrawlOptions {
     ignoreRobots: values['ignore-robots'] ?? false,
     sitemaps: values.sitemaps ?? false,
     keepErrorPages: values['keep-error-pages'] ?? false,
-    warc: values.warc ?? false,
+    // A WACZ packages WARCs: asking for one asks for them.
+    warc: (values.warc ?? false) || (values.wacz ?? false),
     warcMaxBytes: values['warc-max-size'] === undefined ? DEFAULTS.warcMaxBytes : parseSize(values['warc-max-size']),
+    wacz: values.wacz ?? false,
     json: values.json ?? false,
     quiet: values.quiet ?? false,
   };

@@ -18,10 +18,11 @@ import { hostKey } from './url.js';
 import { MirrorUpdate, conditionalHeaders } from './update.js';
 import { acquireLock, type MirrorLock } from './lock.js';
 import { LinkSettler } from './links.js';
-import { startRenderer, type CapturedResponse, type PageRenderer, type RenderedPage } from './render.js';
+import { startRenderer, type ArchivedExchange, type CapturedResponse, type PageRenderer, type RenderedPage } from './render.js';
 import { RenderRequestPolicy } from './renderrequests.js';
 import { VERSION } from './config.js';
 import { WARC_DIR, WarcWriter } from './warc.js';
+import { WACZ_FILE, writeWacz, type WaczPage } from './wacz.js';
 
 const SITEMAP_NESTING_LIMIT = 3;
 const SITEMAP_URL_LIMIT = 50_000;
@@ -97,6 +98,7 @@ class Crawler {
       maxBytes: options.maxFileBytes,
       totalTimeoutMs: options.maxFetchMs,
       connectionsPerOrigin: options.perHost,
+      keepWireBody: options.warc,
     });
     this.limiter = new HostLimiter({ perHost: options.perHost, delayMs: options.delayMs });
     this.robots = new RobotsCache({
@@ -127,7 +129,8 @@ class Crawler {
     const runId = this.state.startRun(this.updating ? 'update' : 'crawl');
     if (this.options.warc) {
       const info = { software: `sitemirror/${VERSION}`, format: 'WARC File Format 1.1', operation: this.updating ? 'update' : 'crawl', options: JSON.stringify({ ...this.options, json: undefined, quiet: undefined }) };
-      this.warc = WarcWriter.open(join(this.store.root, STATE_DIR, WARC_DIR), { runId, maxBytes: this.options.warcMaxBytes, info });
+      const onTrim = (file: string, bytes: number) => this.reporter.warn(`${file} ended in a record cut off by an interrupted run: trimmed ${bytes} bytes back to its last whole record`);
+      this.warc = WarcWriter.open(join(this.store.root, STATE_DIR, WARC_DIR), { runId, maxBytes: this.options.warcMaxBytes, info, onTrim });
     }
     if (this.updating) {
       this.update = new MirrorUpdate(this.state, this.store);
@@ -165,6 +168,8 @@ class Crawler {
     const rewritten = settles ? await this.links.settle() : 0;
     const changes = this.update ? await this.update.end(this.stoppedBecause !== undefined, this.traffic) : undefined;
     if (this.update && this.stoppedBecause) this.stoppedBecause += '; the previous mirror is unchanged';
+    await this.warc?.close();
+    if (this.options.wacz && !this.stoppedBecause) await this.packageWacz();
     const summary = { ...this.summarize(rewritten), ...(changes ? { changes } : {}) };
     try {
       this.state.finishRun(runId, summary);
@@ -263,7 +268,7 @@ class Crawler {
   private async render(record: UrlRecord, source: PageSource): Promise<PageSource | undefined> {
     let rendered: RenderedPage;
     try {
-      rendered = await this.renderer!.render({ document: source, decide: this.renderRequests.decide, signal: this.halt.signal });
+      rendered = await this.renderer!.render({ document: source, decide: this.renderRequests.decide, signal: this.halt.signal, archive: this.archiveRendered });
     } catch (error) {
       if (this.halt.signal.aborted) return undefined;
       this.reporter.warn(`${record.url} is saved as the server sent it, not rendered: ${messageOf(error)}`);
@@ -559,7 +564,7 @@ class Crawler {
     };
   }
 
-  /** --warc: each response, 3xx and 4xx/5xx included, is archived as it arrives (every retried attempt too). */
+  /** --warc: each response, 3xx and 4xx/5xx included, is archived as it arrives (every retried attempt too), as received. */
   private async archived(url: string, headers: Record<string, string>, response: Promise<PageSource>): Promise<PageSource> {
     if (!this.warc) return response;
     let source: PageSource;
@@ -568,13 +573,35 @@ class Crawler {
     } catch (error) {
       if (error instanceof HttpResponseError) {
         const requestHeaders = this.fetcher.requestHeadersFor(error.finalUrl, headers);
-        await this.warc.writeExchange({ url: error.finalUrl, requestHeaders, status: error.status, responseHeaders: error.headers, body: error.body });
+        await this.warc.writeExchange({ url: error.finalUrl, requestHeaders, status: error.status, responseHeaders: error.headers, body: error.wireBody });
       }
       throw error;
     }
     const requestHeaders = this.fetcher.requestHeadersFor(source.finalUrl, headers);
-    await this.warc.writeExchange({ url: source.finalUrl, requestHeaders, status: source.status, responseHeaders: source.headers, body: source.body });
+    await this.warc.writeExchange({ url: source.finalUrl, requestHeaders, status: source.status, responseHeaders: source.headers, body: source.wireBody });
     return source;
+  }
+
+  /** --warc: what the browser fetched while rendering, as the network gave it (decoded: the browser hands bodies so). */
+  private readonly archiveRendered = async (exchange: ArchivedExchange): Promise<void> => {
+    if (!this.warc) return;
+    try {
+      await this.warc.writeExchange({ ...exchange, decoded: true });
+    } catch (error) {
+      const runFailure = runFailureOf(error) ?? messageOf(error);
+      if (!this.stoppedBecause) this.reporter.warn(runFailure);
+      this.stop(runFailure);
+    }
+  };
+
+  /** --wacz: the run's WARCs with those of earlier runs, packaged with an index and the mirrored pages. */
+  private async packageWacz(): Promise<void> {
+    const pages = this.state.all(
+      `SELECT url, title FROM urls WHERE state = 'done' AND content_type IN ('text/html', 'application/xhtml+xml') ORDER BY id`,
+    ) as WaczPage[];
+    const path = join(this.store.root, STATE_DIR, WACZ_FILE);
+    const written = await writeWacz({ warcDir: join(this.store.root, STATE_DIR, WARC_DIR), path, pages, seed: this.options.seed, software: `sitemirror/${VERSION}` });
+    this.reporter.info(`WACZ: ${path} (${written.warcs} WARC ${written.warcs === 1 ? 'file' : 'files'}, ${written.indexLines} index lines, ${written.pages} pages)`);
   }
 
   async close(): Promise<void> {

@@ -22,6 +22,8 @@ export interface FetcherOptions {
   maxBytes: number;
   /** undici Agent `connections` per origin; keep it ≥ the per-host limit, or requests queue inside undici. */
   connectionsPerOrigin?: number;
+  /** --warc: also hand back each body as it arrived (PageSource.wireBody), content codings not removed. */
+  keepWireBody?: boolean;
 }
 
 export interface FetchRequest {
@@ -38,13 +40,21 @@ export class HttpResponseError extends HttpStatusError {
   readonly headers: Record<string, string>;
   /** Decoded body; undefined when it could not be read (too large, corrupt, cut off). */
   readonly body: Buffer | undefined;
+  /** The body as it arrived, when the fetcher keeps it (see PageSource.wireBody). */
+  readonly wireBody: Buffer | undefined;
   readonly redirectChain: RedirectHop[];
 
-  constructor(status: number, finalUrl: string, retryAfterMs: number | undefined, extra: { headers: Record<string, string>; body: Buffer | undefined; redirectChain: RedirectHop[] }) {
+  constructor(
+    status: number,
+    finalUrl: string,
+    retryAfterMs: number | undefined,
+    extra: { headers: Record<string, string>; body: Buffer | undefined; wireBody?: Buffer | undefined; redirectChain: RedirectHop[] },
+  ) {
     super(status, finalUrl, retryAfterMs);
     this.finalUrl = finalUrl;
     this.headers = extra.headers;
     this.body = extra.body;
+    this.wireBody = extra.wireBody;
     this.redirectChain = extra.redirectChain;
   }
 
@@ -52,7 +62,8 @@ export class HttpResponseError extends HttpStatusError {
   asPageSource(requestedUrl: string): PageSource | undefined {
     if (this.body === undefined) return undefined;
     const { contentType, charset } = parseContentType(this.headers['content-type']);
-    return { requestedUrl, finalUrl: this.finalUrl, status: this.status, headers: this.headers, contentType, charset, body: this.body, redirectChain: this.redirectChain, via: 'http' };
+    const wire = this.wireBody === undefined ? {} : { wireBody: this.wireBody };
+    return { requestedUrl, finalUrl: this.finalUrl, status: this.status, headers: this.headers, contentType, charset, body: this.body, ...wire, redirectChain: this.redirectChain, via: 'http' };
   }
 }
 
@@ -114,13 +125,16 @@ export class HttpFetcher {
         const { statusCode: status } = response;
         const headers = flattenHeaders(response.headers);
         if (REDIRECT_STATUSES.has(status)) {
-          // Drain so the connection can be reused; a failure here does not matter to this fetch.
-          await response.body.dump().catch(() => undefined);
+          // The archive keeps a redirect's body as sent; otherwise drain so the connection can be reused (a failure
+          // here does not matter to this fetch).
+          const kept = this.#options.keepWireBody && !followRedirects ? await this.#readBody(response, hopUrl, controller).catch(() => undefined) : undefined;
+          if (kept === undefined) await response.body.dump().catch(() => undefined);
           const target = redirectTarget(response.headers.location, current);
           redirectChain.push({ url: hopUrl, status, location: target.href });
           if (!followRedirects) {
             const { contentType, charset } = parseContentType(response.headers['content-type']);
-            return { requestedUrl, finalUrl: hopUrl, status, headers, contentType, charset, redirectChain, via: 'http', body: Buffer.alloc(0) };
+            const wireBody = kept ? kept.wireBody : Buffer.alloc(0);
+            return { requestedUrl, finalUrl: hopUrl, status, headers, contentType, charset, redirectChain, via: 'http', body: Buffer.alloc(0), wireBody };
           }
           target.hash = ''; // a fragment is never sent (RFC 9110 §10.2.2); the hop keeps it for display
           if (seen.has(target.href)) throw new SitemirrorError('REDIRECT_LOOP', `redirect loop: ${hopUrl} leads back to ${target.href}`);
@@ -138,11 +152,11 @@ export class HttpFetcher {
           return { ...page, body: Buffer.alloc(0) };
         }
         if (status >= 300) {
-          const body = await this.#readBody(response, hopUrl, controller).catch(() => undefined);
+          const read = await this.#readBody(response, hopUrl, controller).catch(() => undefined);
           const retryAfterMs = status === 429 || status === 503 ? parseRetryAfter(headers['retry-after']) : undefined;
-          throw new HttpResponseError(status, hopUrl, retryAfterMs, { headers, body, redirectChain });
+          throw new HttpResponseError(status, hopUrl, retryAfterMs, { headers, body: read?.body, wireBody: read?.wireBody, redirectChain });
         }
-        return { ...page, body: await this.#readBody(response, hopUrl, controller) };
+        return { ...page, ...(await this.#readBody(response, hopUrl, controller)) };
       } catch (error) {
         throw classifyError(error, hopUrl, controller.signal);
       }
@@ -159,8 +173,11 @@ export class HttpFetcher {
     }
   }
 
-  /** Streams the body through its decoders into memory, never holding more than maxBytes of it. */
-  async #readBody(response: Dispatcher.ResponseData, url: string, controller: AbortController): Promise<Buffer> {
+  /**
+   * Streams the body through its decoders into memory, never holding more than maxBytes of it decoded; with
+   * keepWireBody, the bytes as they arrived too (the same Buffer when there was nothing to decode).
+   */
+  async #readBody(response: Dispatcher.ResponseData, url: string, controller: AbortController): Promise<{ body: Buffer; wireBody?: Buffer }> {
     const { maxBytes, readTimeoutMs } = this.#options;
     const codings = contentCodings(response.headers['content-encoding']);
     const declared = Number(response.headers['content-length']);
@@ -170,6 +187,8 @@ export class HttpFetcher {
     }
     const idle = guardTimer(readTimeoutMs, () => controller.abort(timeoutError(`${url} sent nothing for ${readTimeoutMs} ms mid-body`)));
     response.body.on('data', () => idle.refresh());
+    const wireChunks: Buffer[] = [];
+    if (this.#options.keepWireBody && codings.length > 0) response.body.on('data', (chunk: Buffer) => wireChunks.push(chunk));
     const chunks: Buffer[] = [];
     let size = 0;
     const sink = new Writable({
@@ -186,7 +205,9 @@ export class HttpFetcher {
     } finally {
       clearTimeout(idle);
     }
-    return Buffer.concat(chunks, size);
+    const body = Buffer.concat(chunks, size);
+    if (!this.#options.keepWireBody) return { body };
+    return { body, wireBody: codings.length > 0 ? Buffer.concat(wireChunks) : body };
   }
 
   /** The request headers a fetch of url without redirects sends (for --warc's request records). */

@@ -12,7 +12,7 @@ import { INSTRUMENT } from './inpage.js';
 import type { RenderJob, RenderedPage, VisitLimits } from './rendertypes.js';
 import { BrowserGone, visitPage, type RouteRequests } from './visit.js';
 
-export type { CapturedResponse, RenderJob, RenderRequest, RenderedPage, RequestDecision } from './rendertypes.js';
+export type { ArchivedExchange, CapturedResponse, RenderJob, RenderRequest, RenderedPage, RequestDecision } from './rendertypes.js';
 
 /** Debian's Chromium runs as root only without its sandbox; the rest keeps a headless crawl quiet and lean. */
 export const LAUNCH_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];

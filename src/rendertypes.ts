@@ -20,6 +20,16 @@ export interface CapturedResponse {
   body: Buffer;
 }
 
+/** One answer the browser's fetch got from the network while rendering (a redirect hop too), for --warc. */
+export interface ArchivedExchange {
+  url: string;
+  requestHeaders: Record<string, string>;
+  status: number;
+  responseHeaders: Record<string, string>;
+  /** The body, decoded as the browser hands it; undefined when it could not be read. */
+  body: Buffer | undefined;
+}
+
 export interface RenderRequest {
   url: string;
   method: string;
@@ -52,6 +62,8 @@ export interface RenderJob {
   decide(request: RenderRequest): Promise<RequestDecision>;
   /** Ends the render at once (the crawl stops); the render rejects with the signal's reason. */
   signal?: AbortSignal;
+  /** --warc: told of every answer the page's requisite fetches got from the network, once each. */
+  archive?(exchange: ArchivedExchange): Promise<void>;
 }
 
 export interface RenderedPage {

@@ -20,6 +20,8 @@ export interface PageSource {
   contentType: string;
   charset: string | undefined;
   body: Buffer;
+  /** --warc only: the body as it arrived, content codings (gzip, br) still applied, for the archive. */
+  wireBody?: Buffer;
   redirectChain: RedirectHop[];
   /** 'http' for a plain fetch, 'browser' for a rendered DOM. */
   via: 'http' | 'browser';

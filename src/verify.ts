@@ -8,9 +8,11 @@ import { SitemirrorError } from './errors.js';
 import { parseHtml } from './html.js';
 import { CrawlState, type UrlRecord } from './state.js';
 import { STATE_DIR, sha256 } from './store.js';
+import { verifyWacz } from './archive-verify.js';
+import { WACZ_FILE } from './wacz.js';
 
 export interface VerifyProblem {
-  kind: 'missing-file' | 'hash-mismatch' | 'broken-link';
+  kind: 'missing-file' | 'hash-mismatch' | 'broken-link' | 'archive';
   /** The mirror-relative file concerned. */
   path: string;
   detail: string;
@@ -19,6 +21,8 @@ export interface VerifyProblem {
 export interface VerifyResult {
   filesChecked: number;
   linksChecked: number;
+  /** The WACZ (--wacz), when the mirror has one: its files and index lines checked. */
+  archive?: { path: string; filesChecked: number; indexLinesChecked: number };
   problems: VerifyProblem[];
 }
 
@@ -34,7 +38,8 @@ export async function verifyMirror(outputDir: string): Promise<VerifyResult> {
   try {
     const records = state.all(`SELECT * FROM urls WHERE own_path IS NOT NULL AND file_sha256 IS NOT NULL ORDER BY own_path`) as UrlRecord[];
     const storedOptions = state.getMeta('options');
-    const maxParseBytes = storedOptions === undefined ? DEFAULTS.maxParseBytes : parseStoredOptions(storedOptions).maxParseBytes;
+    const options = storedOptions === undefined ? undefined : parseStoredOptions(storedOptions);
+    const maxParseBytes = options?.maxParseBytes ?? DEFAULTS.maxParseBytes;
     const problems: VerifyProblem[] = [];
     let linksChecked = 0;
     for (const record of records) {
@@ -55,10 +60,23 @@ export async function verifyMirror(outputDir: string): Promise<VerifyResult> {
         if (!isFileInside(root, link.target)) problems.push({ kind: 'broken-link', path, detail: `${link.href} does not open a file in the mirror` });
       }
     }
-    return { filesChecked: records.length, linksChecked, problems };
+    const archive = await verifyArchive(root, options?.wacz ?? false, problems);
+    return { filesChecked: records.length, linksChecked, ...(archive ? { archive } : {}), problems };
   } finally {
     state.close();
   }
+}
+
+/** The WACZ a --wacz mirror keeps beside its state; one that should be there and is not is a problem too. */
+async function verifyArchive(root: string, expected: boolean, problems: VerifyProblem[]): Promise<VerifyResult['archive']> {
+  const path = join(STATE_DIR, WACZ_FILE);
+  if (!existsSync(join(root, path))) {
+    if (expected) problems.push({ kind: 'missing-file', path, detail: 'the mirror was made with --wacz but holds no WACZ' });
+    return undefined;
+  }
+  const check = await verifyWacz(join(root, path));
+  for (const problem of check.problems) problems.push({ kind: 'archive', path: `${path}${problem.entry ? `:${problem.entry}` : ''}`, detail: problem.detail });
+  return { path, filesChecked: check.filesChecked, indexLinesChecked: check.indexLinesChecked };
 }
 
 interface LocalLink {

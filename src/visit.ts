@@ -2,7 +2,7 @@
 // scroll for lazy content, then take the DOM and the responses it loaded. render.ts owns the pages and their crashes.
 import { performance } from 'node:perf_hooks';
 import { setTimeout as delay } from 'node:timers/promises';
-import type { Page, Request, Route } from 'playwright-core';
+import type { APIResponse, Page, Request, Route } from 'playwright-core';
 import { SitemirrorError, messageOf } from './errors.js';
 import { parseContentType } from './fetch.js';
 import { LOADED, MAY_LOAD_ON_SCROLL, PAGE_HEIGHT, SCROLL_THROUGH, SNAPSHOT, WAIT_FOR_IMAGES } from './inpage.js';
@@ -231,6 +231,7 @@ class Visit {
       try {
         const status = response.status();
         const location = response.headers().location;
+        if (this.job.archive) await this.archive(url, request, headers, response);
         if (status >= 300 && status < 400 && location !== undefined && hop < MAX_REDIRECTS) {
           url = new URL(location, url).href;
           const next = await this.job.decide({ url, method: 'GET', resourceType: request.resourceType() });
@@ -244,6 +245,14 @@ class Visit {
         await response.dispose(); // Playwright keeps every fetched body until then
       }
     }
+  }
+
+  /** Hands one network answer to the archive, with the request headers it was fetched with. */
+  private async archive(url: string, request: Request, headers: Record<string, string> | undefined, response: APIResponse): Promise<void> {
+    const sent = headers ?? (await request.allHeaders());
+    const requestHeaders = Object.fromEntries(Object.entries(sent).filter(([name]) => !name.startsWith(':')));
+    const body = await response.body().catch(() => undefined);
+    await this.job.archive!({ url, requestHeaders, status: response.status(), responseHeaders: response.headers(), body });
   }
 
   private asCaptured(answer: FetchedAnswer): CapturedResponse | undefined {

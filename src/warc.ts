@@ -1,10 +1,11 @@
 // --warc: every response the crawl receives, archived as WARC 1.1 request/response pairs (warcio writes the format).
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import { STATUS_CODES } from 'node:http';
 import { join } from 'node:path';
 import { WARCRecord, WARCSerializer } from 'warcio';
+import { loadEarlierCaptures, type EarlierCapture } from './archive-scan.js';
 import { SitemirrorError, messageOf } from './errors.js';
 
 /** Under the state folder, so `serve` never serves them and link settlement never rewrites them. */
@@ -18,8 +19,10 @@ export interface WarcExchange {
   status: number;
   statusText?: string;
   responseHeaders: Record<string, string>;
-  /** The payload after content decoding; undefined when it could not be read (the record is marked truncated). */
+  /** The payload as it arrived (content codings applied); undefined when it could not be read (marked truncated). */
   body: Buffer | undefined;
+  /** True when the payload was handed over decoded (the browser's fetches): Content-Encoding then no longer applies. */
+  decoded?: boolean;
   date?: Date;
 }
 
@@ -30,11 +33,14 @@ export interface WarcWriterOptions {
   maxBytes: number;
   /** warcinfo fields written at the head of every file: software, the crawl's options. */
   info: Record<string, string>;
+  /** Told when a file an interrupted run left was trimmed back to its last whole record. */
+  onTrim?: (file: string, bytes: number) => void;
 }
 
 const SERIALIZE = { gzip: true, digest: { algo: 'sha-256', prefix: 'sha256:', base32: false } } as const;
-/** The body is stored decoded, so these would misdescribe it; their received values are kept under X-Archive-Orig-*. */
-const DECODED_AWAY = new Set(['content-encoding', 'transfer-encoding', 'content-length']);
+/** undici takes the chunked framing off, so the stored payload is the de-chunked body (as every WARC writer keeps it). */
+const FRAMING = new Set(['transfer-encoding']);
+const PROFILE_NOT_MODIFIED = 'http://netpreserve.org/warc/1.1/revisit/server-not-modified';
 
 export class WarcWriter {
   private file: FileHandle | undefined;
@@ -42,6 +48,8 @@ export class WarcWriter {
   private fileNumber = 0;
   /** Appends run one at a time so records never interleave, whatever the number of workers. */
   private queue: Promise<void> = Promise.resolve();
+  /** The latest capture of each URL in this folder, earlier runs included: what an unchanged answer revisits. */
+  private earlier: Map<string, EarlierCapture> | undefined;
   readonly files: string[] = [];
 
   private constructor(private readonly dir: string, private readonly options: WarcWriterOptions) {}
@@ -52,11 +60,17 @@ export class WarcWriter {
     return new WarcWriter(dir, options);
   }
 
-  /** Writes a request record and its response record, linked by WARC-Concurrent-To, each gzip member whole and fsync'd. */
+  /**
+   * Writes a request record and its response record, linked by WARC-Concurrent-To, each gzip member whole and
+   * fsync'd. An answer that repeats the latest capture of its URL (a 304, or the same payload digest) is written as
+   * a revisit record that refers to that capture instead of a second copy of the body.
+   */
   writeExchange(exchange: WarcExchange): Promise<void> {
     return this.enqueue(async () => {
-      const records = await serializeExchange(exchange);
+      this.earlier ??= await loadEarlierCaptures(this.dir, this.options.onTrim ?? (() => undefined));
+      const { records, capture } = await serializeExchange(exchange, this.earlier.get(exchange.url));
       await this.append(Buffer.concat(records));
+      if (capture) this.earlier.set(exchange.url, capture);
     });
   }
 
@@ -104,7 +118,8 @@ export class WarcWriter {
   }
 }
 
-async function serializeExchange(exchange: WarcExchange): Promise<Buffer[]> {
+/** The two records of an exchange, and the capture later answers of the URL may revisit (undefined: none new). */
+async function serializeExchange(exchange: WarcExchange, earlier: EarlierCapture | undefined): Promise<{ records: Buffer[]; capture: EarlierCapture | undefined }> {
   const url = new URL(exchange.url);
   const date = warcDate(exchange.date ?? new Date());
   const responseId = `<urn:uuid:${randomUUID()}>`;
@@ -122,30 +137,64 @@ async function serializeExchange(exchange: WarcExchange): Promise<Buffer[]> {
     [],
   );
   const statusText = exchange.statusText ?? STATUS_CODES[exchange.status] ?? '';
-  const response = WARCRecord.create(
-    {
-      url: exchange.url,
-      date,
-      type: 'response',
-      warcVersion: 'WARC/1.1',
-      statusline: `HTTP/1.1 ${exchange.status} ${statusText}`.trimEnd(),
-      httpHeaders: responseHeaders(exchange.responseHeaders, exchange.body),
-      warcHeaders: { 'WARC-Record-ID': responseId, ...(exchange.body === undefined ? { 'WARC-Truncated': 'unspecified' } : {}) },
-    },
-    exchange.body && exchange.body.length > 0 ? [exchange.body] : [],
-  );
-  return [Buffer.from(await WARCSerializer.serialize(request, SERIALIZE)), Buffer.from(await WARCSerializer.serialize(response, SERIALIZE))];
+  const statusline = `HTTP/1.1 ${exchange.status} ${statusText}`.trimEnd();
+  const httpHeaders = responseHeaders(exchange.responseHeaders, exchange.body, exchange.decoded ?? false);
+  const body = exchange.body;
+  const digest = body === undefined ? undefined : `sha256:${createHash('sha256').update(body).digest('hex')}`;
+  const unchanged = earlier !== undefined && (exchange.status === 304 || (exchange.status === 200 && digest === earlier.payloadDigest));
+  let response: WARCRecord;
+  if (unchanged) {
+    // WARC 1.1 §6.7: a revisit keeps the HTTP headers of this answer and names the capture whose body it repeats.
+    response = WARCRecord.create(
+      {
+        url: exchange.url,
+        date,
+        type: 'revisit',
+        warcVersion: 'WARC/1.1',
+        statusline,
+        httpHeaders,
+        refersToUrl: exchange.url,
+        refersToDate: earlier.date,
+        warcHeaders: { 'WARC-Record-ID': responseId, 'WARC-Refers-To': earlier.recordId, 'WARC-Payload-Digest': earlier.payloadDigest },
+      },
+      [],
+    );
+    if (exchange.status === 304) response.warcHeaders.headers.set('WARC-Profile', PROFILE_NOT_MODIFIED);
+  } else {
+    response = WARCRecord.create(
+      {
+        url: exchange.url,
+        date,
+        type: 'response',
+        warcVersion: 'WARC/1.1',
+        statusline,
+        httpHeaders,
+        warcHeaders: { 'WARC-Record-ID': responseId, ...(body === undefined ? { 'WARC-Truncated': 'unspecified' } : {}) },
+      },
+      body && body.length > 0 ? [body] : [],
+    );
+  }
+  const records = [Buffer.from(await WARCSerializer.serialize(request, SERIALIZE)), Buffer.from(await WARCSerializer.serialize(response, SERIALIZE))];
+  // Only a whole 200 body is worth revisiting later; a revisit passes on the capture it refers to.
+  const capture = unchanged ? undefined : exchange.status === 200 && digest ? { recordId: responseId, date, payloadDigest: digest } : undefined;
+  return { records, capture };
 }
 
-/** Headers as received, except that the body is decoded: its encoding and length headers move to X-Archive-Orig-*. */
-function responseHeaders(headers: Record<string, string>, body: Buffer | undefined): [string, string][] {
+/**
+ * The headers as received, in their order. What no longer describes the stored payload moves to X-Archive-Orig-*
+ * (the convention of Heritrix and pywb): the chunked framing undici removed, a Content-Length that does not match,
+ * and Content-Encoding when the payload was handed over decoded.
+ */
+function responseHeaders(headers: Record<string, string>, body: Buffer | undefined, decoded: boolean): [string, string][] {
   const pairs: [string, string][] = [];
+  const length = body === undefined ? undefined : String(body.length);
   for (const [name, value] of Object.entries(headers)) {
     // Several Set-Cookie headers arrive joined by newlines (they cannot be comma-joined); each is its own line again.
     const values = name === 'set-cookie' ? value.split('\n') : [value];
-    for (const one of values) pairs.push([DECODED_AWAY.has(name) ? `x-archive-orig-${name}` : name, one]);
+    const stale = FRAMING.has(name) || (decoded && name === 'content-encoding') || (name === 'content-length' && value !== length);
+    for (const one of values) pairs.push([stale ? `x-archive-orig-${name}` : name, one]);
   }
-  if (body !== undefined) pairs.push(['content-length', String(body.length)]);
+  if (length !== undefined && headers['content-length'] !== length) pairs.push(['content-length', length]);
   return pairs;
 }
 
