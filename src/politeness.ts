@@ -23,7 +23,13 @@ export interface HostLimiterOptions {
   delayMs: number;
 }
 
-export class HostLimiter {
+/** What the crawl asks of politeness: a slot of a host to run a request in, and the host's robots.txt crawl-delay. */
+export interface HostGate {
+  run<T>(host: string, task: () => Promise<T>): Promise<T>;
+  setHostDelay(host: string, delayMs: number): void;
+}
+
+export class HostLimiter implements HostGate {
   readonly #perHost: number;
   readonly #delayMs: number;
   readonly #hosts = new Map<string, HostState>();
