@@ -35,7 +35,7 @@ export interface CrawlRun {
 
 export async function crawl({ options, reporter, signal, update }: CrawlRun): Promise<CrawlSummary> {
   createMirrorFolder(resolve(options.outputDir));
-  const state = await openState({ outputDir: options.outputDir, stateUrl: options.stateUrl, purpose: update ? 'update' : 'crawl', leaseMs: options.leaseMs });
+  const state = await openState({ outputDir: options.outputDir, stateUrl: options.stateUrl, purpose: update ? 'update' : 'crawl', seed: options.seed, leaseMs: options.leaseMs });
   const crawler = new Crawler(options, reporter, update, state);
   try {
     return await crawler.run(signal);

@@ -163,6 +163,8 @@ export interface StateLocation {
   stateUrl: string | undefined;
   /** What the state is opened for: a crawl or update takes the writer's lock, verify reads. */
   purpose: 'crawl' | 'update' | 'verify';
+  /** The crawl's seed: with the output folder, it names the crawl in a shared state. */
+  seed?: string;
   /** How long a lease on a URL lasts without renewal (shared state). */
   leaseMs?: number;
 }

@@ -22,7 +22,7 @@ for (const [backend, stateUrlOf] of BACKENDS) {
   after(() => Promise.all(opened.map((state) => state.close())));
 
   async function frontier(limits = { depth: Infinity, maxPages: Infinity }) {
-    const state = await openState({ outputDir: mkdtempSync(join(tmpdir(), 'frontier-')), stateUrl: await stateUrlOf(), purpose: 'crawl' });
+    const state = await openState({ outputDir: mkdtempSync(join(tmpdir(), 'frontier-')), stateUrl: await stateUrlOf(), purpose: 'crawl', seed: SEED });
     opened.push(state);
     const f = new Frontier(state, new Scope(SEED, DEFAULTS.scope), limits);
     await f.reload();

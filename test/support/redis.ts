@@ -5,7 +5,6 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after } from 'node:test';
 
 const SERVER = process.env.REDIS_SERVER ?? '/usr/bin/redis-server';
 let started: Promise<string> | undefined;
@@ -30,7 +29,8 @@ async function launch(): Promise<string> {
   const child: ChildProcess = spawn(SERVER, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
-  after(() => {
+  // At exit, not in an after() hook: the first test to ask would scope the hook to itself.
+  process.once('exit', () => {
     child.kill('SIGTERM');
     rmSync(dir, { recursive: true, force: true });
   });
