@@ -50,26 +50,36 @@ export async function openRedisState(location: StateLocation & { stateUrl: strin
     // An unreachable state fails the start at once; a connection lost later is retried.
     retryStrategy: (times) => (connected ? Math.min(times * 200, 2_000) : null),
   });
-  // Errors reach the caller through the commands that fail; the event itself would only be logged by ioredis.
-  redis.on('error', () => undefined);
+  // Errors reach the caller through the commands that fail; the event is kept only for the start's message.
+  let lastError: unknown;
+  redis.on('error', (error) => (lastError = error));
   try {
     await redis.connect();
     await redis.ping();
     connected = true;
   } catch (error) {
     redis.disconnect();
-    throw new SitemirrorError('STATE', `cannot reach the crawl state at ${shown}: ${messageOf(error)}`, { cause: error });
+    throw new SitemirrorError('STATE', `cannot reach the crawl state at ${shown}: ${messageOf(lastError ?? error)}`, { cause: error });
   }
   const state = new RedisState(redis, prefix, shown, location.leaseMs ?? DEFAULT_LEASE_MS);
   try {
-    await state.start(location.purpose);
     if (location.purpose === 'crawl') {
+      // State first, then the folder: a worker that finds state but no pointer knows the folder was deleted since
+      // (a starting worker writes its pointer before it writes any state).
+      const known = (await redis.exists(`${prefix}seq`)) === 1;
+      if (known && !existsSync(pointerFile)) {
+        throw new SitemirrorError(
+          'USAGE',
+          `${shown} holds a crawl of ${location.seed} into ${location.outputDir}, but that folder holds no mirror any more: remove the old state (redis-cli -u URL --scan --pattern '${prefix}*' | xargs redis-cli -u URL del) or choose another folder`,
+        );
+      }
       // Written by every worker alike (the same content), atomically: update and verify find the state through it.
       mkdirSync(join(location.outputDir, STATE_DIR), { recursive: true });
       const temporary = `${pointerFile}.${process.pid}.tmp`;
       writeFileSync(temporary, `${JSON.stringify({ url: shown, prefix })}\n`);
       renameSync(temporary, pointerFile);
     }
+    await state.start(location.purpose);
   } catch (error) {
     await state.close();
     throw error;
