@@ -130,6 +130,8 @@ export interface SharedSlots {
   prefix: string;
   /** A slot not renewed for this long (its worker died) is free again. */
   slotMs: number;
+  /** This worker's name (host:pid:…), which starts each slot's token, so a dead worker's slots can be told apart. */
+  worker: string;
 }
 
 /**
@@ -160,7 +162,7 @@ export class RedisHostLimiter implements HostGate {
   run<T>(host: string, task: () => Promise<T>): Promise<T> {
     const key = host.toLowerCase();
     return this.#local.run(key, async () => {
-      const token = randomBytes(8).toString('hex');
+      const token = `${this.shared.worker}:${randomBytes(6).toString('hex')}`;
       const gapMs = Math.max(this.options.delayMs, this.#delays.get(key) ?? 0);
       for (;;) {
         const waitMs = Number(await ACQUIRE_SLOT.run(this.shared.redis, [this.shared.prefix, key, token, this.options.perHost, gapMs, this.shared.slotMs]));

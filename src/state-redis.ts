@@ -5,6 +5,7 @@ import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Redis } from 'ioredis';
 import { SitemirrorError, messageOf } from './errors.js';
+import { isAlive } from './lock.js';
 import { RedisHostLimiter, type HostGate, type HostLimiterOptions } from './politeness.js';
 import { pathKey } from './state-sqlite.js';
 import { CLAIM, CLAIM_PATH, GET_BY_URL, INSERT, LOCK, NEXT, REAP, RELEASE, RENEW, UNLOCK, UPDATE } from './state-redis-scripts.js';
@@ -110,15 +111,48 @@ export class RedisState implements CrawlState {
 
   /** An update works alone on the state; a crawl refuses to join while one runs. A dead update is rolled back. */
   async start(purpose: StateLocation['purpose']): Promise<void> {
-    if (purpose === 'verify') return;
     if (purpose === 'update') {
       const lock = await this.hold('update');
       if (!lock) throw new SitemirrorError('LOCKED', `another sitemirror update is using the crawl state at ${this.location}`);
       this.updateLock = lock;
-    } else if ((await this.redis.exists(`${this.prefix}lock:update`)) === 1) {
+    } else if (await this.heldByLiveWorker('update')) {
+      if (purpose === 'verify') return; // reads the state as the running update leaves it
       throw new SitemirrorError('LOCKED', `a sitemirror update is using the crawl state at ${this.location}; start the crawl when it has finished`);
     }
+    // An update that died (its copy of the state still aside) is undone, as SQLite rolls back its transaction.
     await this.records.rollbackUpdate();
+    if (purpose !== 'verify') await this.releaseDeadLeases();
+  }
+
+  /** URLs leased to killed workers of this machine go back to the frontier now rather than when their leases run out. */
+  private async releaseDeadLeases(): Promise<void> {
+    const owners = await this.redis.hgetall(`${this.prefix}owner`);
+    for (const [id, owner] of Object.entries(owners)) {
+      const [host, pid] = owner.split(':');
+      if (host === hostname() && !isAlive(Number(pid))) await this.run(RELEASE, id, owner);
+    }
+    // Their politeness slots too (a slot's token starts with its worker's name).
+    for await (const keys of this.redis.scanStream({ match: `${this.prefix}host:*:slots`, count: 100 })) {
+      for (const key of keys as string[]) {
+        for (const token of await this.redis.zrange(key, '0', '-1')) {
+          const [host, pid] = token.split(':');
+          if (host === hostname() && !isAlive(Number(pid))) await this.redis.zrem(key, token);
+        }
+      }
+    }
+  }
+
+  /**
+   * Whether a live worker holds a lock. A holder on this machine whose process is gone (killed) holds nothing; one
+   * on another machine is trusted until its lock expires.
+   */
+  private async heldByLiveWorker(name: string): Promise<boolean> {
+    const holder = await this.redis.get(`${this.prefix}lock:${name}`);
+    if (holder === null) return false;
+    const [host, pid] = holder.split(':');
+    if (host !== hostname() || isAlive(Number(pid))) return true;
+    await this.run(UNLOCK, name, holder);
+    return false;
   }
 
   private run(script: { run(redis: Redis, args: (string | number)[]): Promise<unknown> }, ...args: (string | number)[]): Promise<unknown> {
@@ -305,7 +339,7 @@ export class RedisState implements CrawlState {
   }
 
   hostGate(options: HostLimiterOptions): HostGate {
-    return new RedisHostLimiter(options, { redis: this.redis, prefix: this.prefix, slotMs: this.leaseMs });
+    return new RedisHostLimiter(options, { redis: this.redis, prefix: this.prefix, slotMs: this.leaseMs, worker: this.worker });
   }
 
   async exclusively<T>(name: string, work: () => Promise<T>): Promise<{ value: T } | undefined> {
@@ -320,7 +354,9 @@ export class RedisState implements CrawlState {
 
   /** Takes a named lock, kept alive while this worker lives; undefined when another worker holds it. */
   private async hold(name: string): Promise<(() => Promise<void>) | undefined> {
-    if (Number(await this.run(LOCK, name, this.worker, this.leaseMs)) !== 1) return undefined;
+    if (Number(await this.run(LOCK, name, this.worker, this.leaseMs)) !== 1) {
+      if ((await this.heldByLiveWorker(name)) || Number(await this.run(LOCK, name, this.worker, this.leaseMs)) !== 1) return undefined;
+    }
     const keepAlive = setInterval(() => void this.run(LOCK, name, this.worker, this.leaseMs).catch(() => undefined), Math.max(50, Math.floor(this.leaseMs / 3)));
     keepAlive.unref();
     return async () => {
