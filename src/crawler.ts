@@ -119,7 +119,7 @@ class Crawler {
   }
 
   async run(signal?: AbortSignal): Promise<CrawlSummary> {
-    await this.store.open();
+    await this.store.open(this.state.shared);
     await MirrorUpdate.finishInterruptedPublish(this.state, this.store);
     if (!this.updating) await this.recordOptions();
     const runId = await this.state.startRun(this.updating ? 'update' : 'crawl');
@@ -323,8 +323,8 @@ class Crawler {
       // A redirect target the browser followed passes the same scope and robots checks as a link.
       if (this.scope.requisiteSkipReason(response.url) !== null) continue;
       if (!(await this.robotsPolicy(response.url)).isAllowed(response.url)) continue;
-      const admission = await this.frontier.offer(response.url, 'requisite', expectedTypeOf(response.contentType), parent);
-      if ('record' in admission && (await this.frontier.claim(admission.record.id))) claimed.push({ record: admission.record, response });
+      const admission = await this.frontier.offer(response.url, 'requisite', expectedTypeOf(response.contentType), parent, true);
+      if ('record' in admission && (admission.claimed || (await this.frontier.claim(admission.record.id)))) claimed.push({ record: admission.record, response });
     }
     for (const { record, response } of claimed) {
       try {

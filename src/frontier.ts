@@ -23,7 +23,7 @@ export interface FrontierLimits {
 const TRAP_SAMPLES = 20;
 
 /** What became of a URL offered to the frontier. */
-export type Admission = { record: UrlRecord } | { skipped: SkipReason };
+export type Admission = { record: UrlRecord; claimed?: boolean } | { skipped: SkipReason };
 
 /** How often a worker with nothing to do asks whether other workers' URLs added to a shared frontier. */
 const SHARED_POLL_MS = 100;
@@ -71,9 +71,9 @@ export class Frontier {
 
   /**
    * Offers a URL found in a document (or a seed, with no parent). In-scope URLs get a record; a new one joins the queue.
-   * Returns the record, or why the URL was refused.
+   * Returns the record, or why the URL was refused. `claim`: a new URL is in flight for the caller at once (claimed).
    */
-  async offer(rawUrl: string, kind: ReferenceKind, expected: ExpectedType, parent: { id: number; depth: number } | null): Promise<Admission> {
+  async offer(rawUrl: string, kind: ReferenceKind, expected: ExpectedType, parent: { id: number; depth: number } | null, claim = false): Promise<Admission> {
     let url: string;
     try {
       url = normalizeUrl(rawUrl, this.limits.query);
@@ -106,9 +106,12 @@ export class Frontier {
     const entry = { url, kind, expected, depth, foundFrom: parent?.id ?? null, expectedPath: predictedPathFor(url, expected) };
     if (reason === null) {
       // The page limit is checked in the same step as the insert, so workers sharing a state never pass it together.
-      const added = await this.state.enqueue(entry, this.limits.maxPages);
+      const added = await this.state.enqueue(entry, this.limits.maxPages, claim);
       if (added === 'max-pages') reason = 'max-pages';
-      else if (added !== undefined) this.added();
+      else if (added !== undefined && claim) {
+        this.inFlight.add(added);
+        return { record: (await this.state.getById(added))!, claimed: true };
+      } else if (added !== undefined) this.added();
     }
     if (reason !== null) await this.state.recordSkip(entry, reason);
     return { record: (await this.state.get(url))! };

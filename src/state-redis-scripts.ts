@@ -48,17 +48,25 @@ local function enqueue(r)
 end
 `;
 
-/** ARGV: P, url, record JSON (no id), queue ('1' or '0'), maxPages ('inf' or a number). Returns the id, 0 (known) or -1 (max-pages). */
+/**
+ * ARGV: P, url, record JSON (no id), queue ('0': no, a skip; '1': yes; '2': leased to the worker at once), maxPages
+ * ('inf' or a number), leaseMs, worker. Returns the id, 0 (known) or -1 (max-pages).
+ */
 export const INSERT = new LuaScript(`${COMMON}
 local url = ARGV[2]
 if redis.call('HEXISTS', P .. 'ids', url) == 1 then return 0 end
 local r = cjson.decode(ARGV[3])
-if ARGV[4] == '1' and r.kind == 'page' and ARGV[5] ~= 'inf' and tonumber(redis.call('GET', P .. 'pages') or '0') >= tonumber(ARGV[5]) then return -1 end
+if ARGV[4] ~= '0' and r.kind == 'page' and ARGV[5] ~= 'inf' and tonumber(redis.call('GET', P .. 'pages') or '0') >= tonumber(ARGV[5]) then return -1 end
 r.id = redis.call('INCR', P .. 'seq')
 redis.call('HSET', P .. 'ids', url, r.id)
 redis.call('ZADD', P .. 'urls', 0, url)
 store(r, false)
 if ARGV[4] == '1' then enqueue(r) end
+if ARGV[4] == '2' then
+  redis.call('ZADD', P .. 'leases', now() + tonumber(ARGV[6]), r.id)
+  redis.call('HSET', P .. 'owner', r.id, ARGV[7])
+  redis.call('HDEL', P .. 'meta', 'settled')
+end
 return r.id
 `);
 

@@ -199,8 +199,10 @@ export class RedisState implements CrawlState {
     return targets;
   }
 
-  async enqueue(entry: NewUrl, maxPages: number): Promise<number | 'max-pages' | undefined> {
-    const result = Number(await this.run(INSERT, entry.url, newRecordJson(entry, 'queued', null), '1', Number.isFinite(maxPages) ? maxPages : 'inf'));
+  async enqueue(entry: NewUrl, maxPages: number, leased = false): Promise<number | 'max-pages' | undefined> {
+    const limit = Number.isFinite(maxPages) ? maxPages : 'inf';
+    const result = Number(await this.run(INSERT, entry.url, newRecordJson(entry, 'queued', null), leased ? '2' : '1', limit, this.leaseMs, this.worker));
+    if (result > 0 && leased) this.leased.add(result);
     return result === -1 ? 'max-pages' : result === 0 ? undefined : result;
   }
 

@@ -132,6 +132,7 @@ export class SqliteState implements CrawlState {
   private readonly statements;
   private readonly updateStatements = new Map<string, Database.Statement>();
   private batchOpen = false;
+  private batchFailure: unknown;
   private previousStatement: Database.Statement<[number], PreviousRecord> | undefined;
   private readonly lanes: Record<ReferenceKind, Lane>;
   /** URLs leased to this process's workers. */
@@ -200,6 +201,8 @@ export class SqliteState implements CrawlState {
    * state as it stood a moment earlier (files are written after their records' claims and before 'done').
    */
   private batch(): void {
+    // A batch that could not be committed (a full disk) fails every later write, so the crawl stops on it.
+    if (this.batchFailure !== undefined) throw this.batchFailure;
     if (this.batchOpen || this.db.inTransaction) return;
     this.db.exec('BEGIN');
     this.batchOpen = true;
@@ -209,7 +212,12 @@ export class SqliteState implements CrawlState {
   private commitBatch(): void {
     if (!this.batchOpen) return;
     this.batchOpen = false;
-    if (this.db.inTransaction) this.db.exec('COMMIT');
+    try {
+      if (this.db.inTransaction) this.db.exec('COMMIT');
+    } catch (error) {
+      this.batchFailure = error;
+      if (this.db.inTransaction) this.db.exec('ROLLBACK');
+    }
   }
 
   async getMeta(key: string): Promise<string | undefined> {
@@ -245,14 +253,15 @@ export class SqliteState implements CrawlState {
     return targets;
   }
 
-  async enqueue(entry: NewUrl, maxPages: number): Promise<number | 'max-pages' | undefined> {
+  async enqueue(entry: NewUrl, maxPages: number, leased = false): Promise<number | 'max-pages' | undefined> {
     if (entry.kind === 'page' && this.pageCount >= maxPages) return 'max-pages';
     this.batch();
     const result = this.statements.insert.run(entry);
     if (result.changes === 0) return undefined;
     const id = Number(result.lastInsertRowid);
     if (entry.kind === 'page') this.pageCount++;
-    this.lanes[entry.kind].push({ id, url: entry.url, kind: entry.kind, depth: entry.depth });
+    if (leased) this.leased.add(id);
+    else this.lanes[entry.kind].push({ id, url: entry.url, kind: entry.kind, depth: entry.depth });
     return id;
   }
 

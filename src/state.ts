@@ -100,9 +100,10 @@ export interface CrawlState {
   linkTargets(urls: string[]): Promise<Map<string, LinkTarget>>;
   /**
    * Adds a URL to the frontier unless it is known: its id when added, 'max-pages' when it is a page and `maxPages`
-   * pages are already counted (then nothing is stored), undefined when it was known.
+   * pages are already counted (then nothing is stored), undefined when it was known. `leased`: the new URL is
+   * leased to this worker in the same step (it has its bytes already), so no other worker takes it meanwhile.
    */
-  enqueue(entry: NewUrl, maxPages: number): Promise<number | 'max-pages' | undefined>;
+  enqueue(entry: NewUrl, maxPages: number, leased?: boolean): Promise<number | 'max-pages' | undefined>;
   recordSkip(entry: NewUrl, reason: SkipReason): Promise<void>;
   /** Puts a skipped URL back in the frontier (it was found again by a shorter path). */
   requeue(id: number, depth: number, kind: ReferenceKind): Promise<void>;
