@@ -8,6 +8,7 @@ import { DEFAULTS } from '../src/config.ts';
 import { Frontier } from '../src/frontier.ts';
 import { Scope } from '../src/scope.ts';
 import { openState, type CrawlState } from '../src/state.ts';
+import { LANE_CAPACITY, Lane } from '../src/state-lane.ts';
 import { redisUrl } from './support/redis.ts';
 
 const SEED = 'http://h.test/';
@@ -93,3 +94,20 @@ for (const [backend, stateUrlOf] of BACKENDS) {
     });
   });
 }
+
+describe('the SQLite queue window', () => {
+  it('holds at most LANE_CAPACITY URLs in memory and reads the rest back from the table in order', () => {
+    const table = Array.from({ length: LANE_CAPACITY * 2 }, (_, i) => ({ id: i + 1, url: `http://h.test/p${i}`, kind: 'page' as const, depth: 0 }));
+    let reads = 0;
+    const lane = new Lane('page', (_kind, limit) => {
+      reads++;
+      return table.filter((row) => !taken.has(row.id)).slice(0, limit);
+    });
+    const taken = new Set<number>();
+    for (const row of table) lane.push(row);
+    assert.ok(lane.size <= LANE_CAPACITY, `${lane.size} URLs in memory`);
+    for (let item = lane.shift(); item; item = lane.shift()) taken.add(item.id);
+    assert.equal(taken.size, table.length);
+    assert.ok(reads >= 2, 'the rest came back from the table');
+  });
+});
