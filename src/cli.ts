@@ -28,10 +28,12 @@ async function updateCommand(args: string[], io: Io): Promise<number> {
     every: { type: 'string' },
     json: { type: 'boolean' },
     quiet: { type: 'boolean', short: 'q' },
+    state: { type: 'string' },
   });
   const schedule = typeof values.every === 'string' ? parseSchedule(values.every) : undefined;
-  const stored = parseStoredOptions(readStoredOptionsJson(dir));
-  const options: CrawlOptions = { ...stored, outputDir: dir, json: values.json === true, quiet: values.quiet === true };
+  const stateUrl = stateUrlOf(values.state);
+  const stored = parseStoredOptions(await readStoredOptionsJson(dir, stateUrl));
+  const options: CrawlOptions = { ...stored, outputDir: dir, json: values.json === true, quiet: values.quiet === true, stateUrl };
   const reporter = new Reporter({ json: options.json, quiet: options.quiet, out: io.out, err: io.err });
   return untilInterrupted(async (signal) => {
     for (;;) {
@@ -44,6 +46,11 @@ async function updateCommand(args: string[], io: Io): Promise<number> {
       if (!(await sleepUntil(next, signal))) return code;
     }
   });
+}
+
+/** --state, else SITEMIRROR_STATE, else the state the mirror folder records (read later). */
+function stateUrlOf(flag: unknown): string | undefined {
+  return typeof flag === 'string' ? flag : process.env.SITEMIRROR_STATE || undefined;
 }
 
 function exitCodeOf(summary: { failed: unknown[]; stoppedBecause?: string }): number {
@@ -76,8 +83,8 @@ function sleepUntil(at: number, signal: AbortSignal): Promise<boolean> {
 }
 
 async function verifyCommand(args: string[], io: Io): Promise<number> {
-  const { dir, values } = parseCommandArgs('verify', args, { json: { type: 'boolean' } });
-  const result = await verifyMirror(dir);
+  const { dir, values } = parseCommandArgs('verify', args, { json: { type: 'boolean' }, state: { type: 'string' } });
+  const result = await verifyMirror(dir, stateUrlOf(values.state));
   if (values.json) {
     io.out.write(`${JSON.stringify(result)}\n`);
   } else {
@@ -116,7 +123,9 @@ Usage:
       --keep-removed       keep the files of pages that now answer 404/410 (default: take them out)
       --every SCHEDULE     repeat in the foreground: an interval (6h, 30m, 1d) or a cron expression ("0 */6 * * *")
       --json, --quiet      as for crawl
-  sitemirror verify <dir> [--json]    prove the mirror is whole: every file matches its recorded hash, every local link resolves,
+      --state URL          as for crawl (default: the state the mirror was made with)
+  sitemirror verify <dir> [--json] [--state URL]
+                                      prove the mirror is whole: every file matches its recorded hash, every local link resolves,
                                       and its WACZ (--wacz) matches its digests and index
   sitemirror serve <dir> [--port N]   serve the mirror on 127.0.0.1 for a look in a browser
 
@@ -165,6 +174,12 @@ Rendering (pages that scripts build):
       --scroll-steps N     scroll each page at most N viewports to load lazy content (default 20; 0: no scrolling)
       --keep-scripts       keep the scripts of rendered pages (default: drop them, the DOM is already built)
 
+Many workers (README: "Many workers: state on Redis"):
+      --state URL          keep the crawl state in Redis (redis://host:port/db, or SITEMIRROR_STATE) instead of
+                           SQLite in the mirror: every worker started with the same seed, --output and --state
+                           shares one frontier; all must use the same options
+      --lease DURATION     a dead worker's URLs return to the frontier after DURATION (default 30s)
+
 Output:
   -o, --output DIR         the mirror folder (default ./output)
       --no-canonical       do not add <link rel="canonical"> to mirrored pages
@@ -197,7 +212,7 @@ export async function main(argv: string[], io: Io = { out: process.stdout, err: 
         io.out.write(HELP);
         return EXIT_OK;
       }
-      const options = parseCrawlArgs(rest);
+      const options = parseCrawlArgs(rest, { SITEMIRROR_STATE: process.env.SITEMIRROR_STATE });
       const reporter = new Reporter({ json: options.json, quiet: options.quiet, out: io.out, err: io.err });
       return await untilInterrupted(async (signal) => {
         const summary = await crawl({ options, reporter, signal });

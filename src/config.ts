@@ -81,6 +81,23 @@ export interface CrawlOptions {
   wacz: boolean;
   json: boolean;
   quiet: boolean;
+  /** --state or SITEMIRROR_STATE: redis://host:port/db to share the crawl with other workers; SQLite in the mirror when absent. */
+  stateUrl: string | undefined;
+  /** How long a URL stays leased to a worker that stopped renewing it (a dead worker), on a shared state. @default 30000 */
+  leaseMs: number;
+}
+
+/** Options a worker may set for itself; every other option shapes the mirror and must match across workers. */
+const PER_WORKER_OPTIONS = new Set<string>(['outputDir', 'concurrency', 'json', 'quiet', 'stateUrl', 'leaseMs', 'maxRunMs', 'maxTotalBytes', 'browserPath', 'render']);
+
+/** The first option (by name) that shapes the mirror and differs between two workers, with both values; undefined when they agree. */
+export function optionDifference(stored: CrawlOptions, mine: CrawlOptions): string | undefined {
+  for (const key of Object.keys({ ...DEFAULTS, ...stored, ...mine }) as (keyof CrawlOptions)[]) {
+    if (PER_WORKER_OPTIONS.has(key)) continue;
+    const [a, b] = [JSON.stringify(stored[key]), JSON.stringify(mine[key])];
+    if (a !== b) return `${key} (${b ?? 'unset'}; the crawl has ${a ?? 'unset'})`;
+  }
+  return undefined;
 }
 
 export const DEFAULTS: Omit<CrawlOptions, 'seed'> = {
@@ -124,6 +141,8 @@ export const DEFAULTS: Omit<CrawlOptions, 'seed'> = {
   wacz: false,
   json: false,
   quiet: false,
+  stateUrl: undefined,
+  leaseMs: 30_000,
 };
 
 /** `10M`, `500k`, `1G`, `2048` ⇒ bytes. */
@@ -221,13 +240,15 @@ export const CRAWL_FLAGS = {
   warc: { type: 'boolean' },
   'warc-max-size': { type: 'string' },
   wacz: { type: 'boolean' },
+  state: { type: 'string' },
+  lease: { type: 'string' },
   json: { type: 'boolean' },
   quiet: { type: 'boolean', short: 'q' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
 /** Parses `crawl` arguments (after the command word) into validated options. Throws UsageError. */
-export function parseCrawlArgs(args: string[]): CrawlOptions {
+export function parseCrawlArgs(args: string[], environment: { SITEMIRROR_STATE?: string } = {}): CrawlOptions {
   let parsed;
   try {
     parsed = parseArgs({ args, options: CRAWL_FLAGS, allowPositionals: true, strict: true });
@@ -307,6 +328,8 @@ export function parseCrawlArgs(args: string[]): CrawlOptions {
     wacz: values.wacz ?? false,
     json: values.json ?? false,
     quiet: values.quiet ?? false,
+    stateUrl: values.state ?? (environment.SITEMIRROR_STATE || undefined),
+    leaseMs: values.lease === undefined ? DEFAULTS.leaseMs : positiveDuration('lease', values.lease),
   };
 }
 

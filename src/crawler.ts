@@ -1,22 +1,21 @@
 // The crawl: take a URL from the frontier, check robots, fetch, extract, rewrite, store, record. Orchestration only.
-import { join } from 'node:path';
-import type { CrawlOptions } from './config.js';
+import { join, resolve } from 'node:path';
+import { optionDifference, parseStoredOptions, type CrawlOptions } from './config.js';
 import { isHtmlType, openDocument, withoutScripts } from './documents.js';
 import { HttpStatusError, SitemirrorError, errorCodeOf, messageOf } from './errors.js';
 import { HttpFetcher, HttpResponseError, withRetries } from './fetch.js';
 import { Frontier, type FrontierItem } from './frontier.js';
 import { effectiveMediaType } from './mediatype.js';
-import { HostLimiter } from './politeness.js';
+import type { HostGate } from './politeness.js';
 import type { CrawlSummary, FailedUrl, Reporter } from './report.js';
 import { RobotsCache, type RobotsPolicy } from './robots.js';
 import { Scope } from './scope.js';
 import { collectSitemapUrls } from './sitemaps.js';
-import { CrawlState, type UrlRecord } from './state.js';
+import { openState, type CrawlState, type UrlRecord } from './state.js';
 import { MirrorStore, STATE_DIR, createMirrorFolder, sha256 } from './store.js';
 import type { ExpectedType, PageSource, SkipReason } from './types.js';
 import { hostKey } from './url.js';
 import { MirrorUpdate, conditionalHeaders } from './update.js';
-import { acquireLock, type MirrorLock } from './lock.js';
 import { LinkSettler } from './links.js';
 import { startRenderer, type ArchivedExchange, type CapturedResponse, type PageRenderer, type RenderedPage } from './render.js';
 import { RenderRequestPolicy } from './renderrequests.js';
@@ -36,7 +35,9 @@ export interface CrawlRun {
 }
 
 export async function crawl({ options, reporter, signal, update }: CrawlRun): Promise<CrawlSummary> {
-  const crawler = new Crawler(options, reporter, update);
+  createMirrorFolder(resolve(options.outputDir));
+  const state = await openState({ outputDir: options.outputDir, stateUrl: options.stateUrl, purpose: update ? 'update' : 'crawl', seed: options.seed, leaseMs: options.leaseMs });
+  const crawler = new Crawler(options, reporter, update, state);
   try {
     return await crawler.run(signal);
   } finally {
@@ -46,11 +47,10 @@ export async function crawl({ options, reporter, signal, update }: CrawlRun): Pr
 
 class Crawler {
   private readonly store: MirrorStore;
-  private readonly state: CrawlState;
   private readonly scope: Scope;
   private readonly frontier: Frontier;
   private readonly fetcher: HttpFetcher;
-  private readonly limiter: HostLimiter;
+  private readonly limiter: HostGate;
   private readonly robots: RobotsCache;
   private readonly links: LinkSettler;
   private readonly failed: FailedUrl[] = [];
@@ -61,7 +61,6 @@ class Crawler {
   private interrupted = false;
   /** Redirects followed to reach a URL and the URL the chain started at, so an endless chain of fresh URLs still ends. */
   private readonly redirectHops = new Map<number, { hops: number; from: string }>();
-  private readonly lock: MirrorLock;
   private update: MirrorUpdate | undefined;
   private readonly traffic = { requests: 0, notModified: 0, bytesReceived: 0 };
   /** Set when pages are rendered in a browser (--render auto with a browser found, or always). */
@@ -74,11 +73,9 @@ class Crawler {
     private readonly options: CrawlOptions,
     private readonly reporter: Reporter,
     private readonly updating: { keepRemoved: boolean } | undefined,
+    private readonly state: CrawlState,
   ) {
     this.store = new MirrorStore(options.outputDir);
-    createMirrorFolder(this.store.root);
-    this.lock = acquireLock(join(this.store.root, STATE_DIR), updating ? 'update' : 'crawl');
-    this.state = new CrawlState(join(this.store.root, STATE_DIR));
     this.scope = new Scope(options.seed, options.scope);
     this.links = new LinkSettler(this.state, this.store, options.canonical, options.query);
     this.frontier = new Frontier(this.state, this.scope, {
@@ -100,7 +97,8 @@ class Crawler {
       connectionsPerOrigin: options.perHost,
       keepWireBody: options.warc,
     });
-    this.limiter = new HostLimiter({ perHost: options.perHost, delayMs: options.delayMs });
+    // On a shared state the per-host limit and delay hold across every worker.
+    this.limiter = this.state.hostGate({ perHost: options.perHost, delayMs: options.delayMs });
     this.robots = new RobotsCache({
       userAgent: options.userAgent,
       get: (url) => {
@@ -123,10 +121,10 @@ class Crawler {
   }
 
   async run(signal?: AbortSignal): Promise<CrawlSummary> {
-    await this.store.open();
+    await this.store.open(this.state.shared);
     await MirrorUpdate.finishInterruptedPublish(this.state, this.store);
-    if (!this.updating) this.state.setMeta('options', JSON.stringify({ ...this.options, json: undefined, quiet: undefined }));
-    const runId = this.state.startRun(this.updating ? 'update' : 'crawl');
+    if (!this.updating) await this.recordOptions();
+    const runId = await this.state.startRun(this.updating ? 'update' : 'crawl');
     if (this.options.warc) {
       const info = { software: `sitemirror/${VERSION}`, format: 'WARC File Format 1.1', operation: this.updating ? 'update' : 'crawl', options: JSON.stringify({ ...this.options, json: undefined, quiet: undefined }) };
       const onTrim = (file: string, bytes: number) => this.reporter.warn(`${file} ended in a record cut off by an interrupted run: trimmed ${bytes} bytes back to its last whole record`);
@@ -135,9 +133,9 @@ class Crawler {
     if (this.updating) {
       this.update = new MirrorUpdate(this.state, this.store);
       await this.update.begin();
-      this.frontier.reload();
+      await this.frontier.reload();
     }
-    else this.retryTransientFailures();
+    else await this.retryTransientFailures();
     if (this.options.ignoreRobots) this.reporter.warn('--ignore-robots: robots.txt is not consulted; be sure the site owner agrees');
     const onAbort = () => {
       this.interrupted = true;
@@ -145,9 +143,9 @@ class Crawler {
     };
     signal?.addEventListener('abort', onAbort, { once: true });
 
-    const seed = this.frontier.offer(this.options.seed, 'page', 'html', null);
+    const seed = await this.frontier.offer(this.options.seed, 'page', 'html', null);
     if ('skipped' in seed) throw new SitemirrorError('USAGE', `the seed ${this.options.seed} is not in scope (${seed.skipped})`);
-    if (!this.updating && this.state.countQueued() === 0) {
+    if (!this.updating && !this.state.shared && (await this.state.countQueued()) === 0) {
       this.reporter.info(`${this.options.outputDir} already holds a finished mirror of ${this.options.seed}; \`sitemirror update ${this.options.outputDir}\` refreshes it`);
     }
     this.renderer = await startRenderer(this.options, this.reporter);
@@ -164,21 +162,54 @@ class Crawler {
 
     // An interrupted crawl still leaves a browsable mirror (links to what was not fetched go to the origin, and a
     // resume settles them again); an update that stops rolls back instead, and a full disk cannot be written to.
-    const settles = !this.stoppedBecause || (this.interrupted && !this.updating);
-    const rewritten = settles ? await this.links.settle() : 0;
+    const settles = !this.stoppedBecause || (this.interrupted && !this.updating && !this.state.shared);
+    const rewritten = settles ? await this.settleLinks() : 0;
     const changes = this.update ? await this.update.end(this.stoppedBecause !== undefined, this.traffic) : undefined;
     if (this.update && this.stoppedBecause) this.stoppedBecause += '; the previous mirror is unchanged';
     await this.warc?.close();
     if (this.options.wacz && !this.stoppedBecause) await this.packageWacz();
-    const summary = { ...this.summarize(rewritten), ...(changes ? { changes } : {}) };
+    const summary = { ...(await this.summarize(rewritten)), ...(changes ? { changes } : {}) };
     try {
-      this.state.finishRun(runId, summary);
+      await this.state.finishRun(runId, summary);
       await this.store.writeReport(`${this.updating ? 'update' : 'run'}-${runId}.json`, `${JSON.stringify(summary, null, 2)}\n`);
     } catch (error) {
       // A full disk that stopped the run may not take its report either; the summary is still shown.
       if (runFailureOf(error) === undefined || !this.stoppedBecause) throw error;
     }
     return summary;
+  }
+
+  /**
+   * The options the mirror is made with. Workers sharing a state must agree on every option that shapes the mirror:
+   * the first stores them, a later one that differs is refused before it fetches anything.
+   */
+  private async recordOptions(): Promise<void> {
+    const json = JSON.stringify({ ...this.options, json: undefined, quiet: undefined, stateUrl: undefined });
+    if (!this.state.shared) return this.state.setMeta('options', json);
+    const stored = await this.state.setMetaIfAbsent('options', json);
+    const difference = stored === undefined ? undefined : optionDifference(parseStoredOptions(stored), parseStoredOptions(json));
+    if (difference !== undefined) {
+      throw new SitemirrorError('USAGE', `this worker's ${difference} differs from the crawl already in ${this.state.location}: start every worker with the same options (or another --state)`);
+    }
+  }
+
+  /**
+   * Link settlement, once the frontier is empty. On a shared state it runs once, by the first worker to get there,
+   * under a lock; the others wait for it to finish (a later URL found by nobody can reopen it).
+   */
+  private async settleLinks(): Promise<number> {
+    if (!this.state.shared) return this.links.settle();
+    for (;;) {
+      if ((await this.state.getMeta('settled')) === '1') return 0;
+      const done = await this.state.exclusively('settle', async () => {
+        if ((await this.state.getMeta('settled')) === '1' || (await this.state.countQueued()) > 0) return 0;
+        const rewritten = await this.links.settle();
+        await this.state.setMeta('settled', '1');
+        return rewritten;
+      });
+      if (done !== undefined) return done.value;
+      await new Promise((wake) => setTimeout(wake, 100));
+    }
   }
 
   /**
@@ -211,11 +242,10 @@ class Crawler {
   }
 
   /** A crawl run again over its mirror tries once more the URLs that failed for a reason that may have passed. */
-  private retryTransientFailures(): void {
-    const requeued = this.state.requeueTransientFailures();
-    if (requeued === 0) return;
-    this.reporter.info(`trying again ${requeued} URLs that failed last time (network errors, timeouts, 5xx, 429)`);
-    this.frontier.reload();
+  private async retryTransientFailures(): Promise<void> {
+    const requeued = await this.state.requeueTransientFailures();
+    if (requeued > 0) this.reporter.info(`trying again ${requeued} URLs that failed last time (network errors, timeouts, 5xx, 429)`);
+    await this.frontier.reload();
   }
 
   private async work(): Promise<void> {
@@ -232,10 +262,10 @@ class Crawler {
           if (!this.stoppedBecause) this.reporter.warn(runFailure);
           this.stop(runFailure);
         } else {
-          this.fail(item.id, item.url, error);
+          await this.fail(item.id, item.url, error);
         }
       } finally {
-        this.frontier.release(item.id);
+        await this.frontier.release(item.id);
         this.reporter.setQueued(this.frontier.queuedCount);
       }
     }
@@ -254,10 +284,11 @@ class Crawler {
     if (source.status === 304) return this.keepUnchanged(item.id);
     const hop = source.redirectChain[0];
     if (hop !== undefined) return this.followRedirect(item, hop.status, hop.location);
-    const page = this.renderer && isRenderable(this.state.getById(item.id)!, source) ? await this.render(this.state.getById(item.id)!, source) : source;
+    const record = (await this.state.getById(item.id))!;
+    const page = this.renderer && isRenderable(record, source) ? await this.render(record, source) : source;
     if (page === undefined) return; // the crawl stopped mid-render: the URL stays queued
-    await this.process(this.state.getById(item.id)!, page);
-    if (source.status >= 400) this.recordErrorPage(item.id, item.url, source.status);
+    await this.process((await this.state.getById(item.id))!, page);
+    if (source.status >= 400) await this.recordErrorPage(item.id, item.url, source.status);
   }
 
   /**
@@ -281,7 +312,7 @@ class Crawler {
       this.renderRequests.stored(rendered.captured);
     }
     // A script or meta refresh that moved the page elsewhere was stopped; where it led is a link like any other.
-    for (const url of rendered.navigations) this.frontier.offer(url, 'page', 'html', { id: record.id, depth: record.depth });
+    for (const url of rendered.navigations) await this.frontier.offer(url, 'page', 'html', { id: record.id, depth: record.depth });
     return this.options.keepScripts ? rendered.source : { ...rendered.source, body: withoutScripts(rendered.source.body) };
   }
 
@@ -297,8 +328,8 @@ class Crawler {
       // A redirect target the browser followed passes the same scope and robots checks as a link.
       if (this.scope.requisiteSkipReason(response.url) !== null) continue;
       if (!(await this.robotsPolicy(response.url)).isAllowed(response.url)) continue;
-      const admission = this.frontier.offer(response.url, 'requisite', expectedTypeOf(response.contentType), parent);
-      if ('record' in admission && this.frontier.claim(admission.record.id)) claimed.push({ record: admission.record, response });
+      const admission = await this.frontier.offer(response.url, 'requisite', expectedTypeOf(response.contentType), parent, true);
+      if ('record' in admission && (admission.claimed || (await this.frontier.claim(admission.record.id)))) claimed.push({ record: admission.record, response });
     }
     for (const { record, response } of claimed) {
       try {
@@ -306,16 +337,16 @@ class Crawler {
         this.traffic.bytesReceived += response.body.length;
         // A 4xx the browser met is final, as it would be for our own fetch: recorded, not asked for again.
         if (response.status >= 400 && !this.options.keepErrorPages) {
-          this.fail(record.id, record.url, new HttpStatusError(response.status, record.url));
+          await this.fail(record.id, record.url, new HttpStatusError(response.status, record.url));
           continue;
         }
-        await this.process(this.state.getById(record.id)!, { ...response, requestedUrl: record.url, finalUrl: record.url, redirectChain: [], via: 'http' });
-        if (response.status >= 400) this.recordErrorPage(record.id, record.url, response.status);
+        await this.process((await this.state.getById(record.id))!, { ...response, requestedUrl: record.url, finalUrl: record.url, redirectChain: [], via: 'http' });
+        if (response.status >= 400) await this.recordErrorPage(record.id, record.url, response.status);
       } catch (error) {
         if (runFailureOf(error) !== undefined) throw error; // the disk: the worker stops the run
-        this.fail(record.id, record.url, error);
+        await this.fail(record.id, record.url, error);
       } finally {
-        this.frontier.release(record.id);
+        await this.frontier.release(record.id);
       }
     }
   }
@@ -324,7 +355,7 @@ class Crawler {
    * A redirect target is one more frontier entry (scope, robots and dedupe apply to each hop; a redirect is not a
    * link hop, so the depth stays). The redirecting URL records where it leads; links to it are settled at the end.
    */
-  private followRedirect(item: FrontierItem, status: number, location: string): void {
+  private async followRedirect(item: FrontierItem, status: number, location: string): Promise<void> {
     const chain = this.redirectHops.get(item.id);
     const hops = (chain?.hops ?? 0) + 1;
     const from = chain?.from ?? item.url;
@@ -333,29 +364,29 @@ class Crawler {
       const message = `more than ${this.options.maxRedirects} redirects from ${from} (stopped at ${item.url} → ${location})`;
       return this.fail(item.id, from, new SitemirrorError('TOO_MANY_REDIRECTS', message));
     }
-    const record = this.state.getById(item.id)!;
+    const record = (await this.state.getById(item.id))!;
     const parent = { id: item.id, depth: item.kind === 'page' ? item.depth - 1 : item.depth };
-    const admission = this.frontier.offer(location, item.kind, record.expected, parent);
+    const admission = await this.frontier.offer(location, item.kind, record.expected, parent);
     if ('skipped' in admission) {
-      this.state.update(item.id, { state: 'skipped', skip_reason: admission.skipped, http_status: status });
+      await this.state.update(item.id, { state: 'skipped', skip_reason: admission.skipped, http_status: status });
       this.reporter.skipped(item.url, admission.skipped);
       return;
     }
     const target = admission.record;
-    if (this.leadsBackTo(target, item.id)) {
+    if (await this.leadsBackTo(target, item.id)) {
       return this.fail(item.id, item.url, new SitemirrorError('REDIRECT_LOOP', `redirect loop: ${item.url} leads back to itself through ${target.url}`));
     }
     this.redirectHops.set(target.id, { hops, from });
-    this.state.update(item.id, { state: 'redirected', redirect_to: target.id, http_status: status });
+    await this.state.update(item.id, { state: 'redirected', redirect_to: target.id, http_status: status });
     this.reporter.redirected(item.url, target.url);
   }
 
-  private leadsBackTo(record: UrlRecord, id: number): boolean {
+  private async leadsBackTo(record: UrlRecord, id: number): Promise<boolean> {
     let current: UrlRecord | undefined = record;
     for (let hops = 0; current && hops <= this.options.maxRedirects + 1; hops++) {
       if (current.id === id) return true;
       if (current.state !== 'redirected' || current.redirect_to === null) return false;
-      current = this.state.getById(current.redirect_to);
+      current = await this.state.getById(current.redirect_to);
     }
     return true;
   }
@@ -369,8 +400,8 @@ class Crawler {
   }
 
   private async fetch(item: FrontierItem): Promise<PageSource | undefined> {
-    const record = this.state.getById(item.id)!;
-    const referer = record.found_from ? this.state.getById(record.found_from)?.url : undefined;
+    const record = (await this.state.getById(item.id))!;
+    const referer = record.found_from ? (await this.state.getById(record.found_from))?.url : undefined;
     const headers = { ...(referer ? { referer } : {}), ...(this.updating ? conditionalHeaders(record) : {}) };
     try {
       const source = await withRetries(
@@ -399,7 +430,7 @@ class Crawler {
       if (runFailureOf(error) !== undefined) throw error; // the WARC's disk: the worker stops the run
       // An update that meets 404/410 for a page the mirror held takes it out; other failures keep the old copy.
       if (this.updating && error instanceof HttpStatusError && (error.status === 404 || error.status === 410)) {
-        if (this.state.previous(item.id)?.state === 'done') {
+        if ((await this.state.previous(item.id))?.state === 'done') {
           await this.removeFromMirror(item.id, error.status);
           return undefined;
         }
@@ -407,25 +438,25 @@ class Crawler {
       // --keep-error-pages: a 4xx/5xx body joins the mirror like any page; visit() still counts the URL as failed.
       const errorPage = this.options.keepErrorPages && error instanceof HttpResponseError && error.status >= 400 ? error.asPageSource(item.url) : undefined;
       if (errorPage) return errorPage;
-      this.fail(item.id, item.url, error);
+      await this.fail(item.id, item.url, error);
       return undefined;
     }
   }
 
   /** 304 Not Modified: the file stays as it is, modification time included. */
-  private keepUnchanged(id: number): void {
+  private async keepUnchanged(id: number): Promise<void> {
     this.traffic.notModified++;
-    this.state.update(id, { state: 'done', fetched_at: new Date().toISOString() });
+    await this.state.update(id, { state: 'done', fetched_at: new Date().toISOString() });
   }
 
   private async removeFromMirror(id: number, status: number): Promise<void> {
-    const record = this.state.getById(id)!;
+    const record = (await this.state.getById(id))!;
     if (this.updating?.keepRemoved) {
-      this.state.update(id, { state: 'removed', http_status: status });
+      await this.state.update(id, { state: 'removed', http_status: status });
       return;
     }
     if (record.own_path) await this.store.remove(record.own_path);
-    this.state.update(id, { state: 'removed', http_status: status, own_path: null, local_path: null, file_sha256: null });
+    await this.state.update(id, { state: 'removed', http_status: status, own_path: null, local_path: null, file_sha256: null });
   }
 
   /** Extracts, enqueues, rewrites and stores one fetched body under its URL's record. */
@@ -433,7 +464,7 @@ class Crawler {
     const mediaType = effectiveMediaType(source.contentType, source.body, source.finalUrl);
     const bodyHash = sha256(source.body);
     const isPage = isHtmlType(mediaType);
-    const before = this.updating ? this.state.previous(record.id) : undefined;
+    const before = this.updating ? await this.state.previous(record.id) : undefined;
     const fetched = {
       state: 'done' as const,
       http_status: source.status,
@@ -447,18 +478,17 @@ class Crawler {
     };
     if (before?.state === 'done' && before.sha256 === bodyHash && record.content_type === mediaType) {
       // The same bytes as last time (an origin without validators): nothing to rewrite.
-      this.state.update(record.id, fetched);
+      await this.state.update(record.id, fetched);
       return;
     }
-    const claim = this.links.claimPath(record, mediaType, bodyHash);
+    const claim = await this.links.claimPath(record, mediaType, bodyHash);
     if (claim.sharedWith) {
       // An alias with the same bytes (/ and /index.html): one file serves both.
-      this.state.update(record.id, { ...fetched, local_path: claim.path, own_path: null, file_sha256: claim.sharedWith.file_sha256 });
+      await this.state.update(record.id, { ...fetched, local_path: claim.path, own_path: null, file_sha256: claim.sharedWith.file_sha256 });
       return;
     }
     const path = claim.path;
-    // Recorded before any await, so an alias with the same bytes processed meanwhile shares this file (R-08).
-    this.state.update(record.id, { sha256: bodyHash, own_path: path });
+    // The claim recorded sha256 and own_path with the path, so an alias with the same bytes shares this file (R-08).
     // A real 0-byte answer is kept as 0 bytes (L-05): no links to rewrite, and no canonical added to nothing.
     const document = source.body.length === 0 || this.tooLargeToParse(record.url, mediaType, source.body.length) ? null : openDocument(
       { url: source.finalUrl, mediaType, charset: source.charset, body: source.body, robotsHeader: source.headers['x-robots-tag'] },
@@ -467,19 +497,16 @@ class Crawler {
     let bytes = source.body;
     if (document) {
       const parent = { id: record.id, depth: record.depth };
-      // One transaction per batch of lookups and inserts instead of one per statement: a page offers ~50 URLs.
-      this.state.transaction(() => {
-        for (const reference of document.references) {
-          // Links of a kept error page are not followed (a soft-404 can link on forever); its requisites are fetched.
-          if (reference.kind === 'page' && (document.nofollow || source.status >= 400)) continue;
-          this.frontier.offer(reference.url, reference.kind, reference.expected, parent);
-        }
-      });
-      bytes = this.state.transaction(() => this.links.render(record.id, path, document.render.bind(document)));
+      for (const reference of document.references) {
+        // Links of a kept error page are not followed (a soft-404 can link on forever); its requisites are fetched.
+        if (reference.kind === 'page' && (document.nofollow || source.status >= 400)) continue;
+        await this.frontier.offer(reference.url, reference.kind, reference.expected, parent);
+      }
+      bytes = await this.links.render(record.id, path, document.references, document.render.bind(document));
       await this.store.keepRaw(source.body, bodyHash);
     }
     const fileHash = await this.store.write(path, bytes);
-    this.state.update(record.id, { ...fetched, file_sha256: fileHash, local_path: path, own_path: path, title: document?.title ?? null });
+    await this.state.update(record.id, { ...fetched, file_sha256: fileHash, local_path: path, own_path: path, title: document?.title ?? null });
     this.reporter.saved(source.finalUrl, path, bytes.length, isPage, source.status);
   }
 
@@ -503,28 +530,28 @@ class Crawler {
       warn: (message) => this.reporter.warn(message),
     });
     // Sitemaps give seeds, not permission: each URL passes the same scope checks as a link.
-    for (const url of urls) this.frontier.offer(url, 'page', 'html', null);
+    for (const url of urls) await this.frontier.offer(url, 'page', 'html', null);
   }
 
   /** A kept error page: its record is 'done' (links settle to its file) and carries the error; the run still fails. */
-  private recordErrorPage(id: number, url: string, status: number): void {
+  private async recordErrorPage(id: number, url: string, status: number): Promise<void> {
     const error = new HttpStatusError(status, url);
-    const savedAs = this.state.getById(id)?.local_path ?? undefined;
-    this.state.update(id, { error_code: error.code, error_message: error.message });
+    const savedAs = (await this.state.getById(id))?.local_path ?? undefined;
+    await this.state.update(id, { error_code: error.code, error_message: error.message });
     const failure: FailedUrl = { url, code: error.code, message: error.message, ...(savedAs === undefined ? {} : { savedAs }) };
     this.failed.push(failure);
     this.reporter.failed(failure);
   }
 
-  private skip(id: number, url: string, reason: SkipReason): void {
-    this.state.update(id, { state: 'skipped', skip_reason: reason });
+  private async skip(id: number, url: string, reason: SkipReason): Promise<void> {
+    await this.state.update(id, { state: 'skipped', skip_reason: reason });
     this.reporter.skipped(url, reason);
   }
 
-  private fail(id: number, url: string, error: unknown): void {
+  private async fail(id: number, url: string, error: unknown): Promise<void> {
     const code = errorCodeOf(error);
     const message = messageOf(error);
-    this.state.update(id, {
+    await this.state.update(id, {
       state: 'failed',
       error_code: code,
       error_message: message,
@@ -534,26 +561,17 @@ class Crawler {
     this.failed.push(failure);
     this.reporter.failed(failure);
     // An error is not a removal (SCENARIOS T-04): an update keeps the copy the mirror already had.
-    if (this.updating && this.state.previous(id)?.state === 'done') this.state.update(id, { state: 'done' });
+    if (this.updating && (await this.state.previous(id))?.state === 'done') await this.state.update(id, { state: 'done' });
   }
 
-  private summarize(rewritten: number): CrawlSummary {
-    const counts = this.state.all(
-      `SELECT count(*) AS files, coalesce(sum(bytes), 0) AS bytes, coalesce(sum(content_type IN ('text/html', 'application/xhtml+xml')), 0) AS pages FROM urls WHERE state = 'done'`,
-    )[0] as { files: number; bytes: number; pages: number };
-    const skippedRows = this.state.all(`SELECT skip_reason AS reason, count(*) AS n FROM urls WHERE state = 'skipped' GROUP BY skip_reason`) as {
-      reason: SkipReason;
-      n: number;
-    }[];
-    const skipped: Partial<Record<SkipReason, number>> = {};
-    for (const row of skippedRows) skipped[row.reason] = row.n;
+  private async summarize(rewritten: number): Promise<CrawlSummary> {
+    const { files, bytes, pages, redirects, skipped } = await this.state.tally();
     for (const [reason, n] of this.frontier.uncountedSkips) skipped[reason] = (skipped[reason] ?? 0) + n;
-    const redirects = (this.state.all(`SELECT count(*) AS n FROM urls WHERE state = 'redirected'`)[0] as { n: number }).n;
     return {
       outputDir: this.options.outputDir,
-      pages: counts.pages,
-      files: counts.files,
-      bytes: counts.bytes,
+      pages,
+      files,
+      bytes,
       redirects,
       failed: this.failed,
       skipped,
@@ -596,9 +614,7 @@ class Crawler {
 
   /** --wacz: the run's WARCs with those of earlier runs, packaged with an index and the mirrored pages. */
   private async packageWacz(): Promise<void> {
-    const pages = this.state.all(
-      `SELECT url, title FROM urls WHERE state = 'done' AND content_type IN ('text/html', 'application/xhtml+xml') ORDER BY id`,
-    ) as WaczPage[];
+    const pages: WaczPage[] = await this.state.mirroredPages();
     const path = join(this.store.root, STATE_DIR, WACZ_FILE);
     const written = await writeWacz({ warcDir: join(this.store.root, STATE_DIR, WARC_DIR), path, pages, seed: this.options.seed, software: `sitemirror/${VERSION}` });
     this.reporter.info(`WACZ: ${path} (${written.warcs} WARC ${written.warcs === 1 ? 'file' : 'files'}, ${written.indexLines} index lines, ${written.pages} pages)`);
@@ -609,8 +625,7 @@ class Crawler {
     await this.renderer?.close();
     await this.fetcher.close();
     await this.update?.abandon();
-    this.state.close();
-    this.lock.release();
+    await this.state.close();
   }
 }
 

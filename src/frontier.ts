@@ -1,17 +1,12 @@
 // The frontier: which URLs to fetch next (breadth first, requisites before new pages), deduplicated through the state.
 import { predictedPathFor } from './paths.js';
 import type { Scope } from './scope.js';
-import type { CrawlState, UrlRecord } from './state.js';
+import type { CrawlState, QueuedUrl, UrlRecord } from './state.js';
 import { detectTrap, type PathHistory, type Trap, type TrapLimits } from './traps.js';
 import type { ExpectedType, ReferenceKind, SkipReason } from './types.js';
 import { normalizeUrl, type QueryRules } from './url.js';
 
-export interface FrontierItem {
-  id: number;
-  url: string;
-  kind: ReferenceKind;
-  depth: number;
-}
+export type FrontierItem = QueuedUrl;
 
 export interface FrontierLimits {
   depth: number;
@@ -28,106 +23,57 @@ export interface FrontierLimits {
 const TRAP_SAMPLES = 20;
 
 /** What became of a URL offered to the frontier. */
-export type Admission = { record: UrlRecord } | { skipped: SkipReason };
+export type Admission = { record: UrlRecord; claimed?: boolean } | { skipped: SkipReason };
 
-/** Queued URLs kept in memory per kind; the rest wait in the state database, so memory does not grow with the site. */
-const LANE_CAPACITY = 4096;
-
-/**
- * One kind's queue: a bounded window onto the database's queued rows, in breadth-first order (depth, then id).
- * When more URLs arrive than fit, the lane only notes that the database holds more and reads them back later.
- */
-class Lane {
-  private items: FrontierItem[] = [];
-  private head = 0;
-  /** The database holds queued rows of this kind that are not in the window. */
-  private behind = false;
-
-  constructor(
-    private readonly kind: ReferenceKind,
-    private readonly load: (kind: ReferenceKind, limit: number) => FrontierItem[],
-  ) {}
-
-  get size(): number {
-    return this.items.length - this.head;
-  }
-
-  push(item: FrontierItem): void {
-    if (this.behind || this.size >= LANE_CAPACITY) this.behind = true;
-    else this.items.push(item);
-  }
-
-  /** Forgets the window: the next shift reads the database again. */
-  invalidate(): void {
-    this.items = [];
-    this.head = 0;
-    this.behind = true;
-  }
-
-  shift(): FrontierItem | undefined {
-    if (this.size === 0 && this.behind) {
-      // Rows still in flight come back too; the frontier's claim check skips them.
-      this.items = this.load(this.kind, LANE_CAPACITY);
-      this.head = 0;
-      this.behind = this.items.length >= LANE_CAPACITY;
-    }
-    if (this.size === 0) return undefined;
-    const item = this.items[this.head]!;
-    this.head++;
-    // Drop the consumed prefix now and then instead of Array.shift on every take (which is O(n)).
-    if (this.head > 1024 && this.head * 2 > this.items.length) {
-      this.items.splice(0, this.head);
-      this.head = 0;
-    }
-    return item;
-  }
-}
+/** How often a worker with nothing to do asks whether other workers' URLs added to a shared frontier. */
+const SHARED_POLL_MS = 100;
 
 export class Frontier {
-  private readonly requisites: Lane;
-  private readonly pages: Lane;
-  /** URLs being fetched or processed right now. */
+  /** URLs this process is fetching or processing right now. */
   private readonly inFlight = new Set<number>();
   private waiters: (() => void)[] = [];
   private stopped = false;
-  private pageCount: number;
+  /** URLs waiting, as far as this process knows (for progress). */
+  private queued = 0;
   /** Skips that leave no record (out of scope, other schemes): counted only. */
   readonly uncountedSkips = new Map<SkipReason, number>();
   /** The first URL each trap reason stopped (at most TRAP_SAMPLES), for the report. */
   readonly trapSamples: { url: string; reason: string }[] = [];
-  private readonly pathHistory: PathHistory;
 
   constructor(
     private readonly state: CrawlState,
     private readonly scope: Scope,
     private readonly limits: FrontierLimits,
   ) {
-    const load = (kind: ReferenceKind, limit: number) => state.queuedBatch(kind, limit);
-    this.pathHistory = { queryVariants: (prefix, atMost) => state.countQueryVariants(prefix, atMost) };
-    this.requisites = new Lane('requisite', load);
-    this.pages = new Lane('page', load);
-    this.pageCount = 0;
-    this.reload();
+  }
+
+  /** detectTrap is pure: the one count it may need is read from the state beforehand. */
+  private async pathHistoryOf(url: string, kind: ReferenceKind): Promise<PathHistory> {
+    const parsed = new URL(url);
+    const atMost = this.limits.traps?.maxQueryVariants ?? Infinity;
+    if (kind !== 'page' || parsed.search === '' || !Number.isFinite(atMost)) return { queryVariants: () => 0 };
+    const prefix = `${parsed.origin}${parsed.pathname}?`;
+    const known = await this.state.countQueryVariants(prefix, atMost);
+    return { queryVariants: (asked) => (asked === prefix ? known : 0) };
   }
 
   /** Picks up every URL the state holds as queued (a resumed crawl, or an update that put the known URLs back). */
-  reload(): void {
-    this.pageCount = this.state.countPages();
-    this.requisites.invalidate();
-    this.pages.invalidate();
+  async reload(): Promise<void> {
+    await this.state.reloadQueue();
+    this.queued = await this.state.countQueued();
     this.wake();
   }
 
-  /** URLs waiting in memory (more may wait in the database). */
+  /** URLs waiting, as far as this process knows. */
   get queuedCount(): number {
-    return this.pages.size + this.requisites.size;
+    return this.queued;
   }
 
   /**
    * Offers a URL found in a document (or a seed, with no parent). In-scope URLs get a record; a new one joins the queue.
-   * Returns the record, or why the URL was refused.
+   * Returns the record, or why the URL was refused. `claim`: a new URL is in flight for the caller at once (claimed).
    */
-  offer(rawUrl: string, kind: ReferenceKind, expected: ExpectedType, parent: { id: number; depth: number } | null): Admission {
+  async offer(rawUrl: string, kind: ReferenceKind, expected: ExpectedType, parent: { id: number; depth: number } | null, claim = false): Promise<Admission> {
     let url: string;
     try {
       url = normalizeUrl(rawUrl, this.limits.query);
@@ -138,68 +84,86 @@ export class Frontier {
     const scopeReason = kind === 'page' ? this.scope.pageSkipReason(url) : this.scope.requisiteSkipReason(url);
     if (scopeReason === 'out-of-scope' || scopeReason === 'scheme') return this.countSkip(scopeReason);
 
-    const existing = this.state.get(url);
+    const existing = await this.state.get(url);
     let reason: SkipReason | null = scopeReason;
     if (reason === null && kind === 'page' && depth > this.limits.depth) reason = 'depth';
     if (existing) {
       // Found again by a shorter path, or needed as a requisite after a page link was too deep.
       if (reason === null && existing.state === 'skipped' && existing.skip_reason === 'depth') {
-        this.state.requeue(existing.id, depth, kind);
-        this.push({ id: existing.id, url, kind, depth });
-        return { record: this.state.getById(existing.id)! };
+        await this.state.requeue(existing.id, depth, kind);
+        this.added();
+        return { record: (await this.state.getById(existing.id))! };
       }
       return { record: existing };
     }
     if (reason === null && parent !== null && this.limits.traps) {
-      const trap = detectTrap(url, this.limits.traps, this.pathHistory, kind === 'page');
+      const trap = detectTrap(url, this.limits.traps, await this.pathHistoryOf(url, kind), kind === 'page');
       if (trap) {
         reason = 'trap';
         this.noteTrap(url, trap);
       }
     }
-    if (reason === null && kind === 'page' && this.pageCount >= this.limits.maxPages) reason = 'max-pages';
     const entry = { url, kind, expected, depth, foundFrom: parent?.id ?? null, expectedPath: predictedPathFor(url, expected) };
-    if (reason !== null) {
-      this.state.recordSkip(entry, reason);
-      return { record: this.state.get(url)! };
+    if (reason === null) {
+      // The page limit is checked in the same step as the insert, so workers sharing a state never pass it together.
+      const added = await this.state.enqueue(entry, this.limits.maxPages, claim);
+      if (added === 'max-pages') reason = 'max-pages';
+      else if (added !== undefined && claim) {
+        this.inFlight.add(added);
+        return { record: (await this.state.getById(added))!, claimed: true };
+      } else if (added !== undefined) this.added();
     }
-    const id = this.state.enqueue(entry);
-    if (id !== undefined) {
-      if (kind === 'page') this.pageCount++;
-      this.push({ id, url, kind, depth });
-    }
-    return { record: this.state.get(url)! };
+    if (reason !== null) await this.state.recordSkip(entry, reason);
+    return { record: (await this.state.get(url))! };
   }
 
   /** The next URL to fetch; waits while others are in flight; null when the crawl is over or stopped. */
   async take(): Promise<FrontierItem | null> {
     for (;;) {
       if (this.stopped) return null;
-      const item = this.shift();
+      const item = await this.state.next();
+      if (this.stopped) {
+        if (item) await this.state.release(item.id);
+        return null;
+      }
       if (item) {
-        // A URL can leave the queue by another route (a redirect landed on it); skip stale entries.
-        if (!this.claim(item.id)) continue;
+        this.inFlight.add(item.id);
+        this.queued = Math.max(0, this.queued - 1);
         return item;
       }
-      if (this.inFlight.size === 0) {
+      if (this.inFlight.size > 0) {
+        await new Promise<void>((resolve) => this.waiters.push(resolve));
+      } else if (this.state.shared && (await this.state.busyElsewhere())) {
+        // Another worker's URL may still add to the frontier (or its lease may expire): look again shortly.
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, SHARED_POLL_MS);
+          this.waiters.push(() => {
+            clearTimeout(timer);
+            resolve();
+          });
+        });
+      } else {
         this.wake();
         return null;
       }
-      await new Promise<void>((resolve) => this.waiters.push(resolve));
     }
   }
 
   /** Marks a queued URL as in flight; false when it is not queued or someone already holds it. */
-  claim(id: number): boolean {
-    if (this.inFlight.has(id) || this.state.getById(id)?.state !== 'queued') return false;
+  async claim(id: number): Promise<boolean> {
+    if (this.inFlight.has(id) || !(await this.state.claim(id))) return false;
     this.inFlight.add(id);
     return true;
   }
 
   /** Tells the frontier a claimed URL is finished (done, failed, skipped or redirected). */
-  release(id: number): void {
-    this.inFlight.delete(id);
-    this.wake();
+  async release(id: number): Promise<void> {
+    try {
+      await this.state.release(id);
+    } finally {
+      this.inFlight.delete(id);
+      this.wake();
+    }
   }
 
   /** Stops handing out URLs; those in flight finish. */
@@ -208,13 +172,9 @@ export class Frontier {
     this.wake();
   }
 
-  private push(item: FrontierItem): void {
-    (item.kind === 'requisite' ? this.requisites : this.pages).push(item);
+  private added(): void {
+    this.queued++;
     this.wake();
-  }
-
-  private shift(): FrontierItem | undefined {
-    return this.requisites.shift() ?? this.pages.shift();
   }
 
   private wake(): void {

@@ -18,25 +18,53 @@ export class LinkSettler {
     private readonly query?: QueryRules,
   ) {}
 
-  /** Renders a document with links resolved against the state, and remembers which links it was written with. */
-  render(fromId: number, fromPath: string, render: (resolve: LinkResolver) => Buffer): Buffer {
+  /**
+   * Renders a document with links resolved against the state, and remembers which links it was written with.
+   * The state is asynchronous and rendering is not: the targets of the document's references are read first; a
+   * link found only while rendering (a form action, a cite) is looked up after, and the document rendered again
+   * only if one of those is known.
+   */
+  async render(fromId: number, fromPath: string, references: readonly { url: string }[], render: (resolve: LinkResolver) => Buffer): Promise<Buffer> {
+    const targets = await this.state.linkTargets([...new Set(references.map((reference) => this.normalized(reference.url)).filter((url) => url !== null))]);
+    const looked = new Set<string>(targets.keys());
+    for (const reference of references) {
+      const url = this.normalized(reference.url);
+      if (url !== null) looked.add(url);
+    }
     const links = new Map<number, string | null>();
+    const unseen = new Set<string>();
     const resolve: LinkResolver = (absoluteUrl) => {
-      let url: string;
-      try {
-        url = normalizeUrl(absoluteUrl, this.query);
-      } catch {
+      const url = this.normalized(absoluteUrl);
+      if (url === null) return null;
+      const target = targets.get(url);
+      if (!target) {
+        if (!looked.has(url)) unseen.add(url);
         return null;
       }
-      const target = this.state.linkTarget(url);
-      if (!target) return null;
       const targetPath = target.id === fromId ? fromPath : this.linkablePath(target);
       links.set(target.id, targetPath);
       return targetPath === null ? null : relativeHref(fromPath, targetPath);
     };
-    const bytes = render(resolve);
-    this.state.setLinks(fromId, links);
+    let bytes = render(resolve);
+    if (unseen.size > 0) {
+      const more = await this.state.linkTargets([...unseen]);
+      if (more.size > 0) {
+        for (const [url, target] of more) targets.set(url, target);
+        for (const url of unseen) looked.add(url);
+        links.clear();
+        bytes = render(resolve);
+      }
+    }
+    await this.state.setLinks(fromId, links);
     return bytes;
+  }
+
+  private normalized(absoluteUrl: string): string | null {
+    try {
+      return normalizeUrl(absoluteUrl, this.query);
+    } catch {
+      return null;
+    }
   }
 
   /** Where a link to this record should point right now: its file, its expected file while it is queued, or nowhere. */
@@ -49,14 +77,15 @@ export class LinkSettler {
   }
 
   /** The file for a URL: its own name, the name of an alias with identical bytes, or a disambiguated name. */
-  claimPath(record: UrlRecord, mediaType: string, bodyHash: string): { path: string; sharedWith?: UrlRecord } {
+  async claimPath(record: UrlRecord, mediaType: string, bodyHash: string): Promise<{ path: string; sharedWith?: UrlRecord }> {
     const path = localPathFor(record.url, mediaType);
-    if (this.state.claimPath(path, record.id)) return { path };
-    const owner = this.state.getById(this.state.pathOwner(path)!);
+    if (await this.state.claimPath(path, record.id, bodyHash)) return { path };
+    const ownerId = await this.state.pathOwner(path);
+    const owner = ownerId === undefined ? undefined : await this.state.getById(ownerId);
     const ownerSettled = owner?.state === 'done' || owner?.state === 'queued';
     if (ownerSettled && owner?.sha256 === bodyHash && owner.own_path === path) return { path, sharedWith: owner };
     const alternative = disambiguate(path, record.url);
-    this.state.claimPath(alternative, record.id);
+    await this.state.claimPath(alternative, record.id, bodyHash);
     return { path: alternative };
   }
 
@@ -69,10 +98,10 @@ export class LinkSettler {
     let rewritten = 0;
     for (let pass = 0; pass < SETTLEMENT_PASSES; pass++) {
       await this.writeRedirectFiles();
-      const documents = this.state.unsettledDocuments();
+      const documents = await this.state.unsettledDocuments();
       if (documents.length === 0) break;
       for (const id of documents) {
-        const record = this.state.getById(id);
+        const record = await this.state.getById(id);
         if (!record || record.state !== 'done' || !record.sha256 || !record.local_path) continue;
         const body = await this.store.readRaw(record.sha256);
         const document = openDocument(
@@ -80,9 +109,9 @@ export class LinkSettler {
           { canonical: this.canonical, dropScripts: false },
         );
         if (!document) continue;
-        const bytes = this.render(record.id, record.local_path, document.render.bind(document));
+        const bytes = await this.render(record.id, record.local_path, document.references, document.render.bind(document));
         const fileHash = await this.store.write(record.local_path, bytes);
-        this.state.update(record.id, { file_sha256: fileHash });
+        await this.state.update(record.id, { file_sha256: fileHash });
         rewritten++;
       }
     }
@@ -95,25 +124,20 @@ export class LinkSettler {
    * under its URL (the canonical link). Aliases also get the final file's hash.
    */
   private async settleSharedFiles(): Promise<void> {
-    const pairs = this.state.all(
-      `SELECT o.id AS ownerId, a.id AS aliasId FROM urls a JOIN urls o ON o.own_path = a.local_path AND o.id <> a.id
-       WHERE a.state = 'done' AND a.own_path IS NULL AND o.state = 'done' ORDER BY o.id, a.id`,
-    ) as { ownerId: number; aliasId: number }[];
+    const pairs = await this.state.sharedFiles();
     const groups = new Map<number, number[]>();
     for (const { ownerId, aliasId } of pairs) groups.set(ownerId, [...(groups.get(ownerId) ?? []), aliasId]);
     for (const [ownerId, aliasIds] of groups) {
-      const members = [ownerId, ...aliasIds].map((id) => this.state.getById(id)!);
+      const members = await Promise.all([ownerId, ...aliasIds].map(async (id) => (await this.state.getById(id))!));
       const owner = members[0]!;
       const path = owner.own_path!;
       const preferred = members.find((member) => member.url === preferredAlias(members.map((m) => m.url)))!;
       let fileHash = owner.file_sha256;
       if (preferred.id !== owner.id) {
-        this.state.transaction(() => {
-          this.state.update(owner.id, { own_path: null, title: null });
-          this.state.setLinks(owner.id, new Map());
-          this.state.update(preferred.id, { own_path: path, title: owner.title });
-          this.state.transferPath(path, preferred.id);
-        });
+        await this.state.update(owner.id, { own_path: null, title: null });
+        await this.state.setLinks(owner.id, new Map());
+        await this.state.update(preferred.id, { own_path: path, title: owner.title });
+        await this.state.transferPath(path, preferred.id);
         // Only documents name their URL inside (and only their raw bodies are kept); other files stay as they are.
         const mediaType = preferred.content_type ?? '';
         const isDocument = isHtmlType(mediaType) || mediaType === 'text/css';
@@ -123,32 +147,32 @@ export class LinkSettler {
               { canonical: this.canonical, dropScripts: false },
             )
           : null;
-        if (document) fileHash = await this.store.write(path, this.render(preferred.id, path, document.render.bind(document)));
+        if (document) fileHash = await this.store.write(path, await this.render(preferred.id, path, document.references, document.render.bind(document)));
       }
-      for (const member of members) this.state.update(member.id, { file_sha256: fileHash });
+      for (const member of members) await this.state.update(member.id, { file_sha256: fileHash });
     }
   }
 
   /** Redirected URLs point at their target's file, and get a small HTML file of their own so old links still work. */
   private async writeRedirectFiles(): Promise<void> {
-    const redirected = this.state.all(`SELECT * FROM urls WHERE state = 'redirected'`) as UrlRecord[];
+    const redirected = await this.state.redirectedRecords();
     for (const record of redirected) {
-      let target = record.redirect_to === null ? undefined : this.state.getById(record.redirect_to);
-      for (let hops = 0; target?.state === 'redirected' && hops < 20; hops++) target = this.state.getById(target.redirect_to!);
+      let target = record.redirect_to === null ? undefined : await this.state.getById(record.redirect_to);
+      for (let hops = 0; target?.state === 'redirected' && hops < 20; hops++) target = await this.state.getById(target.redirect_to!);
       const targetPath = target?.state === 'done' ? target.local_path : null;
       if (targetPath === record.local_path && record.own_path !== null) continue;
       let ownPath: string | null = null;
       let ownHash: string | null = null;
       if (targetPath !== null && target && isHtmlType(target.content_type ?? '')) {
         const candidate = localPathFor(record.url, 'text/html');
-        if (candidate !== targetPath && this.state.claimPath(candidate, record.id)) {
+        if (candidate !== targetPath && (await this.state.claimPath(candidate, record.id, null))) {
           const href = relativeHref(candidate, targetPath);
           const html = `<!doctype html>\n<meta charset="utf-8">\n<title>Moved</title>\n<meta http-equiv="refresh" content="0; url=${escapeAttribute(href)}">\n<link rel="canonical" href="${escapeAttribute(target.url)}">\n<p>This page has moved to <a href="${escapeAttribute(href)}">${escapeAttribute(target.url)}</a>.</p>\n`;
           ownHash = await this.store.write(candidate, html);
           ownPath = candidate;
         }
       }
-      this.state.update(record.id, { local_path: targetPath, own_path: ownPath, file_sha256: ownHash });
+      await this.state.update(record.id, { local_path: targetPath, own_path: ownPath, file_sha256: ownHash });
     }
   }
 }

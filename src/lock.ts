@@ -7,7 +7,8 @@ export interface MirrorLock {
   release(): void;
 }
 
-function isAlive(pid: number): boolean {
+/** Whether a process of this machine still runs. */
+export function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;

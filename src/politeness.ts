@@ -1,6 +1,9 @@
 // Per-host politeness shared by every request: a slot limit and a minimum gap between request starts.
 import pLimit, { type LimitFunction } from 'p-limit';
+import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
+import type { Redis } from 'ioredis';
+import { ACQUIRE_SLOT, RELEASE_SLOT, RENEW_SLOTS } from './state-redis-scripts.js';
 
 interface HostState {
   limit: LimitFunction;
@@ -23,7 +26,13 @@ export interface HostLimiterOptions {
   delayMs: number;
 }
 
-export class HostLimiter {
+/** What the crawl asks of politeness: a slot of a host to run a request in, and the host's robots.txt crawl-delay. */
+export interface HostGate {
+  run<T>(host: string, task: () => Promise<T>): Promise<T>;
+  setHostDelay(host: string, delayMs: number): void;
+}
+
+export class HostLimiter implements HostGate {
   readonly #perHost: number;
   readonly #delayMs: number;
   readonly #hosts = new Map<string, HostState>();
@@ -112,5 +121,68 @@ export class HostLimiter {
       this.#hosts.set(key, state);
     }
     return state;
+  }
+}
+
+/** Where a RedisHostLimiter keeps its slots: the crawl's Redis and key prefix, and how long a slot outlives its holder. */
+export interface SharedSlots {
+  redis: Redis;
+  prefix: string;
+  /** A slot not renewed for this long (its worker died) is free again. */
+  slotMs: number;
+  /** This worker's name (host:pid:…), which starts each slot's token, so a dead worker's slots can be told apart. */
+  worker: string;
+}
+
+/**
+ * The same limits held in Redis, so they apply across every worker of a crawl: at most perHost requests in flight
+ * to a host, and with a delay one at a time, each starting the gap after the previous one ended. A local limiter in
+ * front keeps this process from asking Redis for more slots than it could use.
+ */
+export class RedisHostLimiter implements HostGate {
+  readonly #local: HostLimiter;
+  readonly #delays = new Map<string, number>();
+  /** Slots this process holds, by host, renewed until released. */
+  readonly #held = new Map<string, Set<string>>();
+  readonly #renewal: NodeJS.Timeout;
+
+  constructor(
+    private readonly options: HostLimiterOptions,
+    private readonly shared: SharedSlots,
+  ) {
+    this.#local = new HostLimiter({ perHost: options.perHost, delayMs: 0 });
+    this.#renewal = setInterval(() => void this.#renew().catch(() => undefined), Math.max(50, Math.floor(shared.slotMs / 3)));
+    this.#renewal.unref();
+  }
+
+  setHostDelay(host: string, delayMs: number): void {
+    this.#delays.set(host.toLowerCase(), Math.max(0, delayMs));
+  }
+
+  run<T>(host: string, task: () => Promise<T>): Promise<T> {
+    const key = host.toLowerCase();
+    return this.#local.run(key, async () => {
+      const token = `${this.shared.worker}:${randomBytes(6).toString('hex')}`;
+      const gapMs = Math.max(this.options.delayMs, this.#delays.get(key) ?? 0);
+      for (;;) {
+        const waitMs = Number(await ACQUIRE_SLOT.run(this.shared.redis, [this.shared.prefix, key, token, this.options.perHost, gapMs, this.shared.slotMs]));
+        if (waitMs === 0) break;
+        await new Promise((resolve) => setTimeout(resolve, waitMs));
+      }
+      const held = this.#held.get(key) ?? new Set<string>();
+      this.#held.set(key, held.add(token));
+      try {
+        return await task();
+      } finally {
+        held.delete(token);
+        await RELEASE_SLOT.run(this.shared.redis, [this.shared.prefix, key, token]);
+      }
+    });
+  }
+
+  async #renew(): Promise<void> {
+    for (const [host, tokens] of this.#held) {
+      if (tokens.size > 0) await RENEW_SLOTS.run(this.shared.redis, [this.shared.prefix, host, this.shared.slotMs, ...tokens]);
+    }
   }
 }

@@ -1,7 +1,7 @@
 // What the browser may load while it renders a page for the crawl: the crawl's scope, robots.txt and politeness
 // apply to the browser's requests as to our own fetches, and files the mirror holds already are served from it.
 import { isHtmlType } from './documents.js';
-import type { HostLimiter } from './politeness.js';
+import type { HostGate } from './politeness.js';
 import type { CapturedResponse, RenderRequest, RequestDecision } from './rendertypes.js';
 import type { RobotsPolicy } from './robots.js';
 import type { Scope } from './scope.js';
@@ -13,9 +13,9 @@ export interface RenderRequestContext {
   scope: Scope;
   robotsPolicy(url: string): Promise<RobotsPolicy>;
   /** The crawl's record of a normalised URL, if it knows one. */
-  record(url: string): UrlRecord | undefined;
+  record(url: string): Promise<UrlRecord | undefined>;
   store: MirrorStore;
-  limiter: HostLimiter;
+  limiter: HostGate;
   /** --header: sent to the mirrored site's hosts only, as our own fetches do. */
   headers: Record<string, string>;
 }
@@ -78,7 +78,7 @@ function asFulfilment(response: CapturedResponse | undefined): RequestDecision |
 async function keptResponse(context: RenderRequestContext, url: string): Promise<RequestDecision | undefined> {
   let record: UrlRecord | undefined;
   try {
-    record = context.record(normalizeUrl(url));
+    record = await context.record(normalizeUrl(url));
   } catch {
     return undefined;
   }

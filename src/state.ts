@@ -1,8 +1,9 @@
-// Crawl state in SQLite (.sitemirror/state.db): one record per URL, the link graph, the path registry, runs.
-import Database from 'better-sqlite3';
-import { existsSync, mkdirSync } from 'node:fs';
+// The crawl state's contract: one interface, two backends (SQLite in .sitemirror/state.db, or Redis for many workers).
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { SitemirrorError } from './errors.js';
+import type { HostGate, HostLimiterOptions } from './politeness.js';
+import { STATE_DIR } from './store.js';
 import type { ExpectedType, ReferenceKind, SkipReason } from './types.js';
 
 /** 'removed': the origin answered 404/410 to an update for a URL the mirror held, so its file was taken out. */
@@ -60,282 +61,153 @@ export interface NewUrl {
   expectedPath: string;
 }
 
-const SCHEMA = `
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS urls (
-  id INTEGER PRIMARY KEY,
-  url TEXT NOT NULL UNIQUE,
-  kind TEXT NOT NULL,
-  expected TEXT NOT NULL,
-  depth INTEGER NOT NULL,
-  found_from INTEGER,
-  state TEXT NOT NULL,
-  skip_reason TEXT,
-  http_status INTEGER,
-  content_type TEXT,
-  charset TEXT,
-  etag TEXT,
-  last_modified TEXT,
-  sha256 TEXT,
-  file_sha256 TEXT,
-  bytes INTEGER,
-  local_path TEXT,
-  own_path TEXT,
-  expected_path TEXT NOT NULL,
-  redirect_to INTEGER,
-  error_code TEXT,
-  error_message TEXT,
-  fetched_at TEXT,
-  title TEXT
-);
-CREATE INDEX IF NOT EXISTS urls_queued ON urls (state, kind, depth, id);
-CREATE TABLE IF NOT EXISTS links (
-  from_id INTEGER NOT NULL,
-  to_id INTEGER NOT NULL,
-  assumed_path TEXT,
-  PRIMARY KEY (from_id, to_id)
-) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS links_to ON links (to_id);
-CREATE TABLE IF NOT EXISTS paths (path_key TEXT PRIMARY KEY, url_id INTEGER NOT NULL) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS runs (
-  id INTEGER PRIMARY KEY,
-  command TEXT NOT NULL,
-  started_at TEXT NOT NULL,
-  finished_at TEXT,
-  summary TEXT
-);
-`;
-
-/** Paths are compared case-folded, so a mirror copied to a case-insensitive disk never loses a file. */
-function pathKey(path: string): string {
-  return path.normalize('NFC').toLowerCase();
+/** A queued URL handed to one worker. */
+export interface QueuedUrl {
+  id: number;
+  url: string;
+  kind: ReferenceKind;
+  depth: number;
 }
 
-export class CrawlState {
-  private readonly db: Database.Database;
-  private readonly statements;
-  private readonly updateStatements = new Map<string, Database.Statement>();
+export type PreviousRecord = Pick<UrlRecord, 'state' | 'sha256' | 'own_path'>;
 
-  constructor(stateDir: string) {
-    mkdirSync(stateDir, { recursive: true });
-    try {
-      this.db = new Database(join(stateDir, 'state.db'));
-      this.db.pragma('journal_mode = WAL');
-      this.db.pragma('synchronous = NORMAL');
-      this.db.exec(SCHEMA);
-    } catch (error) {
-      throw new SitemirrorError('STATE', `cannot open the crawl state in ${stateDir}: ${(error as Error).message}`, { cause: error });
-    }
-    const db = this.db;
-    this.statements = {
-      getMeta: db.prepare<[string], { value: string }>('SELECT value FROM meta WHERE key = ?'),
-      setMeta: db.prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value'),
-      byUrl: db.prepare<[string], UrlRecord>('SELECT * FROM urls WHERE url = ?'),
-      byId: db.prepare<[number], UrlRecord>('SELECT * FROM urls WHERE id = ?'),
-      linkTarget: db.prepare<[string], LinkTarget>('SELECT id, state, local_path, own_path, expected_path FROM urls WHERE url = ?'),
-      insert: db.prepare(
-        `INSERT INTO urls (url, kind, expected, depth, found_from, state, expected_path) VALUES (@url, @kind, @expected, @depth, @foundFrom, 'queued', @expectedPath) ON CONFLICT (url) DO NOTHING`,
-      ),
-      insertSkipped: db.prepare(
-        `INSERT INTO urls (url, kind, expected, depth, found_from, state, skip_reason, expected_path) VALUES (@url, @kind, @expected, @depth, @foundFrom, 'skipped', @reason, @expectedPath) ON CONFLICT (url) DO NOTHING`,
-      ),
-      requeue: db.prepare(`UPDATE urls SET state = 'queued', skip_reason = NULL, depth = @depth, kind = @kind WHERE id = @id`),
-      queuedBatch: db.prepare<[string, number], Pick<UrlRecord, 'id' | 'url' | 'kind' | 'depth'>>(
-        `SELECT id, url, kind, depth FROM urls WHERE state = 'queued' AND kind = ? ORDER BY depth, id LIMIT ?`,
-      ),
-      claimPath: db.prepare('INSERT INTO paths (path_key, url_id) VALUES (?, ?) ON CONFLICT (path_key) DO NOTHING'),
-      pathOwner: db.prepare<[string], { url_id: number }>('SELECT url_id FROM paths WHERE path_key = ?'),
-      transferPath: db.prepare('UPDATE paths SET url_id = ? WHERE path_key = ?'),
-      link: db.prepare('INSERT INTO links (from_id, to_id, assumed_path) VALUES (?, ?, ?) ON CONFLICT DO UPDATE SET assumed_path = excluded.assumed_path'),
-      clearLinks: db.prepare('DELETE FROM links WHERE from_id = ?'),
-      unsettled: db.prepare<[], { from_id: number }>(
-        // The path a link should hold now, as the crawler's linkablePath computes it for a settled record.
-        `SELECT DISTINCT l.from_id FROM links l JOIN urls t ON t.id = l.to_id
-         WHERE l.assumed_path IS NOT (CASE WHEN t.state IN ('done', 'redirected') THEN t.local_path
-                                           WHEN t.state = 'removed' THEN t.own_path END)`,
-      ),
-      countPagesQueuedOrDone: db.prepare<[], { n: number }>(
-        `SELECT count(*) AS n FROM urls WHERE kind = 'page' AND state IN ('queued', 'done', 'redirected', 'failed')`,
-      ),
-      // A range on the url index: every URL that starts with the prefix ('?' + 1 is '@'), counted up to a limit.
-      countPrefixed: db.prepare<[string, string, number], { n: number }>(`SELECT count(*) AS n FROM (SELECT 1 FROM urls WHERE url >= ? AND url < ? LIMIT ?)`),
-      requeueTransient: db.prepare(
-        `UPDATE urls SET state = 'queued', error_code = NULL, error_message = NULL, http_status = NULL WHERE state = 'failed'
-         AND (error_code IN ('NETWORK', 'TIMEOUT', 'ROBOTS_UNAVAILABLE') OR (error_code = 'HTTP_STATUS' AND (http_status >= 500 OR http_status IN (408, 429))))`,
-      ),
-      startRun: db.prepare(`INSERT INTO runs (command, started_at) VALUES (?, ?)`),
-      finishRun: db.prepare(`UPDATE runs SET finished_at = ?, summary = ? WHERE id = ?`),
-    };
-  }
+/** Totals of a crawl for its summary. */
+export interface StateTally {
+  files: number;
+  bytes: number;
+  pages: number;
+  redirects: number;
+  skipped: Partial<Record<SkipReason, number>>;
+}
 
-  getMeta(key: string): string | undefined {
-    return this.statements.getMeta.get(key)?.value;
-  }
-
-  setMeta(key: string, value: string): void {
-    this.statements.setMeta.run(key, value);
-  }
-
-  get(url: string): UrlRecord | undefined {
-    return this.statements.byUrl.get(url);
-  }
-
-  /** Just what rewriting a link needs to know of its target (read for every link of every page, so kept lean). */
-  linkTarget(url: string): LinkTarget | undefined {
-    return this.statements.linkTarget.get(url);
-  }
-
-  getById(id: number): UrlRecord | undefined {
-    return this.statements.byId.get(id);
-  }
-
-  /** Adds a URL to the frontier unless it is known; returns its id when it was added. */
-  enqueue(entry: NewUrl): number | undefined {
-    const result = this.statements.insert.run(entry);
-    return result.changes === 0 ? undefined : Number(result.lastInsertRowid);
-  }
-
-  recordSkip(entry: NewUrl, reason: SkipReason): void {
-    this.statements.insertSkipped.run({ ...entry, reason });
-  }
-
-  /** Puts a skipped URL back in the frontier (it was found again by a shorter path). */
-  requeue(id: number, depth: number, kind: ReferenceKind): void {
-    this.statements.requeue.run({ id, depth, kind });
-  }
-
-  /** The first URLs of one kind still to fetch, breadth first. */
-  queuedBatch(kind: ReferenceKind, limit: number): Pick<UrlRecord, 'id' | 'url' | 'kind' | 'depth'>[] {
-    return this.statements.queuedBatch.all(kind, limit);
-  }
-
-  update(id: number, fields: Partial<Omit<UrlRecord, 'id' | 'url'>>): void {
-    const names = Object.keys(fields);
-    if (names.length === 0) return;
-    const sql = `UPDATE urls SET ${names.map((name) => `${name} = @${name}`).join(', ')} WHERE id = @id`;
-    // Preparing is most of the cost of a small UPDATE; the crawl uses a dozen shapes of field lists over and over.
-    let statement = this.updateStatements.get(sql);
-    if (!statement) this.updateStatements.set(sql, (statement = this.db.prepare(sql)));
-    statement.run({ ...fields, id });
-  }
-
-  /** Gives `path` to the URL, or tells which other URL already owns it (paths compare case-folded). */
-  claimPath(path: string, urlId: number): boolean {
-    const key = pathKey(path);
-    this.statements.claimPath.run(key, urlId);
-    return this.statements.pathOwner.get(key)?.url_id === urlId;
-  }
-
-  /** Hands a path that is already claimed to another URL (an alias that names the shared file). */
-  transferPath(path: string, urlId: number): void {
-    this.statements.transferPath.run(urlId, pathKey(path));
-  }
-
-  /** The URL that owns a path, if any. */
-  pathOwner(path: string): number | undefined {
-    return this.statements.pathOwner.get(pathKey(path))?.url_id;
-  }
-
-  /** Replaces a document's outgoing links with the ones it was just written with. */
-  setLinks(fromId: number, links: Map<number, string | null>): void {
-    this.transaction(() => {
-      this.statements.clearLinks.run(fromId);
-      for (const [toId, assumedPath] of links) this.statements.link.run(fromId, toId, assumedPath);
-    });
-  }
-
-  /** Documents written with a link whose target later landed elsewhere, failed, or was skipped. */
-  unsettledDocuments(): number[] {
-    return this.statements.unsettled.all().map((row) => row.from_id);
-  }
-
-  countQueued(): number {
-    return (this.db.prepare<[], { n: number }>(`SELECT count(*) AS n FROM urls WHERE state = 'queued'`).get()?.n ?? 0);
-  }
-
-  countPages(): number {
-    return this.statements.countPagesQueuedOrDone.get()?.n ?? 0;
-  }
-
-  /** How many known URLs start with `prefix` (which must end in '?'), counting at most `atMost`. */
-  countQueryVariants(prefix: string, atMost: number): number {
-    return this.statements.countPrefixed.get(prefix, `${prefix.slice(0, -1)}@`, atMost)?.n ?? 0;
-  }
-
-  /** Puts URLs that failed for a reason that may pass (network, timeout, 5xx, 408, 429) back in the frontier. */
-  requeueTransientFailures(): number {
-    return this.statements.requeueTransient.run().changes;
-  }
-
-  startRun(command: string): number {
-    return Number(this.statements.startRun.run(command, new Date().toISOString()).lastInsertRowid);
-  }
-
-  finishRun(runId: number, summary: unknown): void {
-    this.statements.finishRun.run(new Date().toISOString(), JSON.stringify(summary), runId);
-  }
-
+/**
+ * The crawl state. Lifecycle of a URL: enqueue (or recordSkip) → next()/claim() leases it to this worker →
+ * update() records its outcome → release() ends the lease (a URL released while still 'queued' goes back to the
+ * frontier). With a shared backend, a lease left by a dead worker expires and the URL returns to the frontier.
+ */
+export interface CrawlState {
+  /** Other processes may work on this state at the same time (Redis). */
+  readonly shared: boolean;
+  /** Where the state lives, for messages. */
+  readonly location: string;
+  getMeta(key: string): Promise<string | undefined>;
+  setMeta(key: string, value: string): Promise<void>;
+  /** Stores the value unless the key has one; returns the value that was there before (undefined if none). */
+  setMetaIfAbsent(key: string, value: string): Promise<string | undefined>;
+  get(url: string): Promise<UrlRecord | undefined>;
+  getById(id: number): Promise<UrlRecord | undefined>;
+  /** What rewriting a link needs to know of each target, for a document's links at once (absent URLs left out). */
+  linkTargets(urls: string[]): Promise<Map<string, LinkTarget>>;
   /**
-   * Starts an update inside one long transaction (rolled back if the run dies, so a failed update leaves the state
-   * as it was): remembers each record as it stands, then puts every URL the mirror knows back in the frontier.
+   * Adds a URL to the frontier unless it is known: its id when added, 'max-pages' when it is a page and `maxPages`
+   * pages are already counted (then nothing is stored), undefined when it was known. `leased`: the new URL is
+   * leased to this worker in the same step (it has its bytes already), so no other worker takes it meanwhile.
    */
-  beginUpdate(): void {
-    this.db.exec('BEGIN IMMEDIATE');
-    this.db.exec(`DROP TABLE IF EXISTS previous;
-      CREATE TEMP TABLE previous AS SELECT id, state, sha256, own_path, local_path FROM urls;
-      UPDATE urls SET state = 'queued' WHERE state IN ('done', 'failed', 'redirected', 'removed') OR (state = 'skipped' AND skip_reason = 'robots');`);
-  }
+  enqueue(entry: NewUrl, maxPages: number, leased?: boolean): Promise<number | 'max-pages' | undefined>;
+  recordSkip(entry: NewUrl, reason: SkipReason): Promise<void>;
+  /** Puts a skipped URL back in the frontier (it was found again by a shorter path). */
+  requeue(id: number, depth: number, kind: ReferenceKind): Promise<void>;
+  /** Leases the next queued URL to this worker (requisites first, then breadth first); undefined when none is free. */
+  next(): Promise<QueuedUrl | undefined>;
+  /** Leases one queued URL; false when it is not queued or already leased. */
+  claim(id: number): Promise<boolean>;
+  /** Ends this worker's lease on a URL. */
+  release(id: number): Promise<void>;
+  /** Other workers hold leases (their URLs may still add to the frontier); expired leases are returned first. */
+  busyElsewhere(): Promise<boolean>;
+  /** Forgets any cached view of the queue (after many URLs were put back at once). */
+  reloadQueue(): Promise<void>;
+  update(id: number, fields: Partial<Omit<UrlRecord, 'id' | 'url'>>): Promise<void>;
+  /**
+   * Gives `path` to the URL (compared case-folded) unless another URL owns it; with a body hash, the URL's
+   * own_path and sha256 are recorded in the same step, so an alias with the same bytes sees them at once.
+   */
+  claimPath(path: string, urlId: number, bodyHash: string | null): Promise<boolean>;
+  /** Hands a path that is already claimed to another URL (an alias that names the shared file). */
+  transferPath(path: string, urlId: number): Promise<void>;
+  pathOwner(path: string): Promise<number | undefined>;
+  /** Replaces a document's outgoing links with the ones it was just written with (target id → path assumed). */
+  setLinks(fromId: number, links: Map<number, string | null>): Promise<void>;
+  /** Documents written with a link whose target later landed elsewhere, failed, or was skipped. */
+  unsettledDocuments(): Promise<number[]>;
+  /** URLs queued or leased. */
+  countQueued(): Promise<number>;
+  /** How many known URLs start with `prefix` (which must end in '?'), counting at most `atMost`. */
+  countQueryVariants(prefix: string, atMost: number): Promise<number>;
+  /** Puts URLs that failed for a reason that may pass (network, timeout, 5xx, 408, 429) back in the frontier. */
+  requeueTransientFailures(): Promise<number>;
+  startRun(command: string): Promise<number>;
+  finishRun(runId: number, summary: unknown): Promise<void>;
+  /** Starts an update that can be rolled back as a whole; every URL the mirror knows goes back to the frontier. */
+  beginUpdate(): Promise<void>;
+  previous(id: number): Promise<PreviousRecord | undefined>;
+  changes(): Promise<ChangeLists>;
+  commitUpdate(): Promise<void>;
+  rollbackUpdate(): Promise<void>;
+  tally(): Promise<StateTally>;
+  /** Pairs of a file's owner and an alias sharing it (same bytes), owners in id order. */
+  sharedFiles(): Promise<{ ownerId: number; aliasId: number }[]>;
+  redirectedRecords(): Promise<UrlRecord[]>;
+  /** Records that own a written file, ordered by path (what verify checks). */
+  filesWritten(): Promise<UrlRecord[]>;
+  /** The HTML pages mirrored, in the order they were found (the WACZ's page list). */
+  mirroredPages(): Promise<{ url: string; title: string | null }[]>;
+  /** Per-host politeness for this state's workers: in-process, or held in the shared state across every worker. */
+  hostGate(options: HostLimiterOptions): HostGate;
+  /** Runs `work` while no other worker runs work under the same name; undefined when another holds it. */
+  exclusively<T>(name: string, work: () => Promise<T>): Promise<{ value: T } | undefined>;
+  close(): Promise<void>;
+}
 
-  /** How a record stood before this update, if it existed. */
-  previous(id: number): { state: UrlState; sha256: string | null; own_path: string | null } | undefined {
-    return this.db.prepare<[number], { state: UrlState; sha256: string | null; own_path: string | null }>('SELECT state, sha256, own_path FROM previous WHERE id = ?').get(id);
-  }
+export interface StateLocation {
+  /** The mirror folder. */
+  outputDir: string;
+  /** redis://host:port/db, or undefined for SQLite in the mirror's .sitemirror folder. */
+  stateUrl: string | undefined;
+  /** What the state is opened for: a crawl or update takes the writer's lock, verify reads. */
+  purpose: 'crawl' | 'update' | 'verify';
+  /** The crawl's seed: with the output folder, it names the crawl in a shared state. */
+  seed?: string;
+  /** How long a lease on a URL lasts without renewal (shared state). */
+  leaseMs?: number;
+}
 
-  /** Compares every record with how it stood when the update began. */
-  changes(): ChangeLists {
-    type Row = { url: string; path: string | null };
-    const rows = (where: string) =>
-      this.db.prepare<[], Row>(`SELECT u.url, coalesce(u.own_path, u.local_path, p.own_path) AS path FROM urls u LEFT JOIN previous p ON p.id = u.id WHERE ${where} ORDER BY u.url`).all();
-    return {
-      added: rows(`u.state = 'done' AND (p.id IS NULL OR p.state <> 'done')`),
-      changed: rows(`u.state = 'done' AND p.state = 'done' AND u.sha256 IS NOT p.sha256`),
-      removed: rows(`u.state = 'removed' AND p.state = 'done'`),
-      unchanged: this.db.prepare<[], { n: number }>(`SELECT count(*) AS n FROM urls u JOIN previous p ON p.id = u.id WHERE u.state = 'done' AND p.state = 'done' AND u.sha256 IS p.sha256`).get()!.n,
-    };
-  }
+/** The pointer a Redis-state mirror keeps in its folder, so update and verify find their state. */
+export const STATE_POINTER = 'state.json';
 
-  commitUpdate(): void {
-    if (this.db.inTransaction) this.db.exec('COMMIT');
-  }
+/** The state URL a mirror folder records (its credentials left out), if it is kept on Redis. */
+export function recordedStateUrl(outputDir: string): string | undefined {
+  const file = join(outputDir, STATE_DIR, STATE_POINTER);
+  if (!existsSync(file)) return undefined;
+  return (JSON.parse(readFileSync(file, 'utf8')) as { url: string }).url;
+}
 
-  rollbackUpdate(): void {
-    if (this.db.inTransaction) this.db.exec('ROLLBACK');
+/** Opens the state of a mirror on the backend its URL names (or the one the mirror folder records). */
+export async function openState(location: StateLocation): Promise<CrawlState> {
+  const stateUrl = location.stateUrl ?? recordedStateUrl(location.outputDir);
+  if (stateUrl === undefined) {
+    const { openSqliteState } = await import('./state-sqlite.js');
+    return openSqliteState(location);
   }
-
-  transaction<T>(work: () => T): T {
-    return this.db.transaction(work)();
+  if (!/^rediss?:\/\//i.test(stateUrl)) {
+    throw new SitemirrorError('USAGE', `--state must be a redis:// URL (or nothing for SQLite in the mirror folder), not ${stateUrl}`);
   }
-
-  all(sql: string, ...params: unknown[]): unknown[] {
-    return this.db.prepare(sql).all(...params);
-  }
-
-  close(): void {
-    this.db.close();
-  }
+  const { openRedisState } = await import('./state-redis.js');
+  return openRedisState({ ...location, stateUrl });
 }
 
 /** The options JSON a mirror folder was made with; throws a USAGE error when the folder holds no mirror. */
-export function readStoredOptionsJson(outputDir: string): string {
-  const file = join(outputDir, '.sitemirror', 'state.db');
-  if (!existsSync(file)) throw new SitemirrorError('USAGE', `${outputDir} holds no sitemirror state (.sitemirror/state.db): not a mirror; make one with sitemirror crawl`);
-  const db = new Database(file, { readonly: true });
+export async function readStoredOptionsJson(outputDir: string, stateUrl?: string): Promise<string> {
+  const onRedis = (stateUrl ?? recordedStateUrl(outputDir)) !== undefined;
+  if (!onRedis && !existsSync(join(outputDir, STATE_DIR, 'state.db'))) {
+    throw new SitemirrorError('USAGE', `${outputDir} holds no sitemirror state (.sitemirror/state.db): not a mirror; make one with sitemirror crawl`);
+  }
+  const state = await openState({ outputDir, stateUrl, purpose: 'verify' });
   try {
-    const row = db.prepare<[], { value: string }>(`SELECT value FROM meta WHERE key = 'options'`).get();
-    if (!row) throw new SitemirrorError('USAGE', `${outputDir} has no recorded crawl options: not a finished mirror`);
-    return row.value;
+    const options = await state.getMeta('options');
+    if (options === undefined) throw new SitemirrorError('USAGE', `${outputDir} has no recorded crawl options: not a finished mirror`);
+    return options;
   } finally {
-    db.close();
+    await state.close();
   }
 }
-

@@ -2,6 +2,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { existsSync, mkdirSync, renameSync, rmdirSync, writeFileSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { dirname, join, resolve, sep } from 'node:path';
 import { SitemirrorError } from './errors.js';
 
@@ -55,7 +56,7 @@ export class MirrorStore {
   readonly root: string;
   /** Where mirror files go: the root itself, or an update's staging tree (published at the end). */
   private filesRoot: string;
-  private readonly tmpDir: string;
+  private tmpDir: string;
   private readonly rawDir: string;
 
   constructor(root: string) {
@@ -70,7 +71,9 @@ export class MirrorStore {
     this.filesRoot = resolve(filesRoot);
   }
 
-  async open(): Promise<void> {
+  /** `shared`: other workers write into this mirror too, so this one keeps its temporary files in a folder of its own. */
+  async open(shared = false): Promise<void> {
+    if (shared) this.tmpDir = join(this.tmpDir, `${hostname()}-${process.pid}`);
     await mkdir(this.tmpDir, { recursive: true });
     // Leftovers of a killed run are never under a final name; drop them.
     await rm(this.tmpDir, { recursive: true, force: true });

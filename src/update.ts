@@ -23,17 +23,17 @@ export class MirrorUpdate {
 
   /** A publish cut short by a crash is finished before anything else touches the mirror. */
   static async finishInterruptedPublish(state: CrawlState, store: MirrorStore): Promise<void> {
-    const pending = state.getMeta('publish');
+    const pending = await state.getMeta('publish');
     if (!pending) return;
     await new Staging(store.root).publish(JSON.parse(pending) as string[]);
-    state.setMeta('publish', '');
+    await state.setMeta('publish', '');
   }
 
   /** Works on a hard-linked copy of the mirror inside one state transaction; readers keep the old mirror. */
   async begin(): Promise<void> {
     await this.staging.prepare();
     this.store.redirectFilesTo(this.staging.nextRoot);
-    this.state.beginUpdate();
+    await this.state.beginUpdate();
   }
 
   /**
@@ -45,18 +45,18 @@ export class MirrorUpdate {
       await this.abandon();
       return undefined;
     }
-    const changes = { ...this.state.changes(), ...traffic };
+    const changes = { ...(await this.state.changes()), ...traffic };
     const hosts = await this.staging.stagedHosts();
-    this.state.setMeta('publish', JSON.stringify(hosts));
-    this.state.commitUpdate();
+    await this.state.setMeta('publish', JSON.stringify(hosts));
+    await this.state.commitUpdate();
     await this.staging.publish(hosts);
-    this.state.setMeta('publish', '');
+    await this.state.setMeta('publish', '');
     return changes;
   }
 
   /** Drops the staged mirror and the uncommitted records (a no-op after end()). */
   async abandon(): Promise<void> {
-    this.state.rollbackUpdate();
+    await this.state.rollbackUpdate();
     await this.staging.discard();
   }
 }

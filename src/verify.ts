@@ -6,7 +6,7 @@ import { DEFAULTS, parseStoredOptions } from './config.js';
 import { parseStylesheet } from './css.js';
 import { SitemirrorError } from './errors.js';
 import { parseHtml } from './html.js';
-import { CrawlState, type UrlRecord } from './state.js';
+import { openState, recordedStateUrl } from './state.js';
 import { STATE_DIR, sha256 } from './store.js';
 import { verifyWacz } from './archive-verify.js';
 import { WACZ_FILE } from './wacz.js';
@@ -29,15 +29,15 @@ export interface VerifyResult {
 /** A base that no real link uses, so a relative link resolves to it and an absolute origin URL does not. */
 const MIRROR_BASE = 'http://mirror.sitemirror.invalid/';
 
-export async function verifyMirror(outputDir: string): Promise<VerifyResult> {
+export async function verifyMirror(outputDir: string, stateUrl?: string): Promise<VerifyResult> {
   const root = resolve(outputDir);
-  if (!existsSync(join(root, STATE_DIR, 'state.db'))) {
+  if (stateUrl === undefined && recordedStateUrl(root) === undefined && !existsSync(join(root, STATE_DIR, 'state.db'))) {
     throw new SitemirrorError('USAGE', `${outputDir} holds no sitemirror state (.sitemirror/state.db): not a mirror`);
   }
-  const state = new CrawlState(join(root, STATE_DIR));
+  const state = await openState({ outputDir: root, stateUrl, purpose: 'verify' });
   try {
-    const records = state.all(`SELECT * FROM urls WHERE own_path IS NOT NULL AND file_sha256 IS NOT NULL ORDER BY own_path`) as UrlRecord[];
-    const storedOptions = state.getMeta('options');
+    const records = await state.filesWritten();
+    const storedOptions = await state.getMeta('options');
     const options = storedOptions === undefined ? undefined : parseStoredOptions(storedOptions);
     const maxParseBytes = options?.maxParseBytes ?? DEFAULTS.maxParseBytes;
     const problems: VerifyProblem[] = [];
@@ -63,7 +63,7 @@ export async function verifyMirror(outputDir: string): Promise<VerifyResult> {
     const archive = await verifyArchive(root, options?.wacz ?? false, problems);
     return { filesChecked: records.length, linksChecked, ...(archive ? { archive } : {}), problems };
   } finally {
-    state.close();
+    await state.close();
   }
 }
 

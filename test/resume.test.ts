@@ -8,6 +8,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { startServer, type RouteHandler } from './support/server.ts';
 import { BIN, runCli, tempDir } from './support/cli.ts';
 import { listFiles } from './support/linkcheck.ts';
+import { redisUrl } from './support/redis.ts';
 
 const PAGES = 60;
 
@@ -55,7 +56,12 @@ function killAtRequest(args: string[], count: number): Promise<void> {
   });
 }
 
-describe('resuming a killed crawl', () => {
+const BACKENDS: [string, () => Promise<string[]>][] = [
+  ['SQLite', async () => []],
+  ['Redis', async () => ['--state', await redisUrl()]],
+];
+
+for (const [backend, stateArgs] of BACKENDS) describe(`resuming a killed crawl (state on ${backend})`, () => {
   it('ends with the same files and bytes as an uninterrupted crawl', async () => {
     const server = await startServer({
       routes: slowSite(() => {
@@ -72,7 +78,7 @@ describe('resuming a killed crawl', () => {
 
       const resumed = await tempDir();
       // --render never as runCli gives the reference run: the killed runs are spawned directly.
-      const args = ['crawl', `${server.origin}/`, '-o', resumed, '--quiet', '--concurrency', '4', '--render', 'never'];
+      const args = ['crawl', `${server.origin}/`, '-o', resumed, '--quiet', '--concurrency', '4', '--render', 'never', ...(await stateArgs())];
       // Three kills at random points of the crawl (it makes about PAGES + 13 requests).
       for (const share of [0.1, 0.35, 0.6]) {
         const atRequest = requestCount + Math.round((share + Math.random() * 0.15) * PAGES * 0.6);

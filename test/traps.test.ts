@@ -9,7 +9,7 @@ import { DEFAULTS } from '../src/config.ts';
 import { Frontier } from '../src/frontier.ts';
 import { localPathFor } from '../src/paths.ts';
 import { Scope } from '../src/scope.ts';
-import { CrawlState } from '../src/state.ts';
+import { openState } from '../src/state.ts';
 import { DEFAULT_TRAP_LIMITS, detectTrap, type PathHistory } from '../src/traps.ts';
 import { DEFAULT_STRIP_PARAMS, normalizeUrl, type QueryRules } from '../src/url.ts';
 
@@ -131,8 +131,8 @@ function isDocumentedAlias(a: string, b: string): boolean {
 }
 
 describe('Frontier with trap limits and query rules', () => {
-  function frontier() {
-    const state = new CrawlState(mkdtempSync(join(tmpdir(), 'traps-')));
+  async function frontier() {
+    const state = await openState({ outputDir: mkdtempSync(join(tmpdir(), 'traps-')), stateUrl: undefined, purpose: 'crawl' });
     const trapped: string[] = [];
     const f = new Frontier(state, new Scope('http://h.test/', DEFAULTS.scope), {
       depth: Infinity,
@@ -144,35 +144,39 @@ describe('Frontier with trap limits and query rules', () => {
     return { state, f, trapped };
   }
 
-  it('stores one record for every spelling of a query, under its normalised URL', () => {
-    const { f, state } = frontier();
+  it('stores one record for every spelling of a query, under its normalised URL', async () => {
+    const { f, state } = await frontier();
     const parent = { id: 1, depth: 0 };
-    const a = f.offer('http://h.test/list?b=2&a=1&sid=77', 'page', 'html', parent);
-    const b = f.offer('http://h.test/list?a=1&utm_source=x&b=2', 'page', 'html', parent);
+    const a = await f.offer('http://h.test/list?b=2&a=1&sid=77', 'page', 'html', parent);
+    const b = await f.offer('http://h.test/list?a=1&utm_source=x&b=2', 'page', 'html', parent);
     assert.ok('record' in a && 'record' in b);
     assert.equal(a.record.id, b.record.id);
     assert.equal(a.record.url, 'http://h.test/list?a=1&b=2');
-    assert.equal(state.get('http://h.test/list?a=1&b=2')?.id, a.record.id);
+    assert.equal((await state.get('http://h.test/list?a=1&b=2'))?.id, a.record.id);
+    await state.close();
   });
 
-  it('records the URL past the query-variant limit as a trap skip, tells onTrap and keeps a sample for the report', () => {
-    const { f, state, trapped } = frontier();
+  it('records the URL past the query-variant limit as a trap skip, tells onTrap and keeps a sample for the report', async () => {
+    const { f, state, trapped } = await frontier();
     const parent = { id: 1, depth: 0 };
-    for (let month = 1; month <= 5; month++) f.offer(`http://h.test/cal?month=${month}`, 'page', 'html', parent);
-    assert.equal(state.get('http://h.test/cal?month=3')?.state, 'queued');
-    assert.equal(state.get('http://h.test/cal?month=4')?.skip_reason, 'trap');
+    for (let month = 1; month <= 5; month++) await f.offer(`http://h.test/cal?month=${month}`, 'page', 'html', parent);
+    assert.equal((await state.get('http://h.test/cal?month=3'))?.state, 'queued');
+    assert.equal((await state.get('http://h.test/cal?month=4'))?.skip_reason, 'trap');
     assert.deepEqual(trapped, ['http://h.test/cal?month=4', 'http://h.test/cal?month=5']);
     assert.equal(f.trapSamples.length, 1);
     assert.equal(f.trapSamples[0]!.url, 'http://h.test/cal?month=4');
     // Other paths and the page without a query are not affected.
-    assert.ok('record' in f.offer('http://h.test/cal', 'page', 'html', parent));
-    assert.equal(state.get('http://h.test/cal')?.state, 'queued');
-    assert.equal(state.get((f.offer('http://h.test/calendar?m=1', 'page', 'html', parent) as { record: { url: string } }).record.url)?.state, 'queued');
+    assert.ok('record' in (await f.offer('http://h.test/cal', 'page', 'html', parent)));
+    assert.equal((await state.get('http://h.test/cal'))?.state, 'queued');
+    const calendar = (await f.offer('http://h.test/calendar?m=1', 'page', 'html', parent)) as { record: { url: string } };
+    assert.equal((await state.get(calendar.record.url))?.state, 'queued');
+    await state.close();
   });
 
-  it('exempts the seed (no parent) from the trap checks', () => {
-    const { f, state } = frontier();
-    f.offer('http://h.test/a/a/a/a/a/', 'page', 'html', null);
-    assert.equal(state.get('http://h.test/a/a/a/a/a/')?.state, 'queued');
+  it('exempts the seed (no parent) from the trap checks', async () => {
+    const { f, state } = await frontier();
+    await f.offer('http://h.test/a/a/a/a/a/', 'page', 'html', null);
+    assert.equal((await state.get('http://h.test/a/a/a/a/a/'))?.state, 'queued');
+    await state.close();
   });
 });

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { BIN, runCli, tempDir } from './support/cli.ts';
 import { listFiles } from './support/linkcheck.ts';
 import { startMutableSite, type MutableSite } from './support/mutable-site.ts';
+import { redisUrl } from './support/redis.ts';
 
 const PAGES = 20;
 const page = (i: number, extra = '') =>
@@ -31,11 +32,18 @@ function reportOf(stdout: string): { added: { url: string }[]; changed: { url: s
   return summary.changes as ReturnType<typeof reportOf>;
 }
 
-describe('update', () => {
+// The same scenarios on both state backends: update and verify find a Redis state through the mirror folder.
+const BACKENDS: [string, () => Promise<string[]>][] = [
+  ['SQLite', async () => []],
+  ['Redis', async () => ['--state', await redisUrl()]],
+];
+
+for (const [backend, stateArgs] of BACKENDS) describe(`update (state on ${backend})`, () => {
   it('re-checks an unchanged site with conditional requests and rewrites nothing', async () => {
     const origin = await site();
     const output = await tempDir();
-    assert.equal((await runCli(['crawl', `${origin.server.origin}/`, '-o', output, '--quiet'])).code, 0);
+    assert.equal((await runCli(['crawl', `${origin.server.origin}/`, '-o', output, '--quiet', ...(await stateArgs())])).code, 0);
+    assert.equal(existsSync(join(output, '.sitemirror', 'state.db')), backend === 'SQLite', `the state is kept on ${backend}`);
     const before = mtimes(output);
     const requestsBefore = origin.server.requests.length;
 
@@ -57,7 +65,7 @@ describe('update', () => {
     const origin = await site();
     origin.validators = false; // the changes are found by content hash, as with an origin that sends no validators
     const output = await tempDir();
-    assert.equal((await runCli(['crawl', `${origin.server.origin}/`, '-o', output, '--quiet'])).code, 0);
+    assert.equal((await runCli(['crawl', `${origin.server.origin}/`, '-o', output, '--quiet', ...(await stateArgs())])).code, 0);
     assert.equal((await runCli(['verify', output])).code, 0);
     const host = origin.server.hostFolder;
     const before = mtimes(output);
@@ -92,7 +100,7 @@ describe('update', () => {
   it('keeps removed pages with --keep-removed, and still reports them', async () => {
     const origin = await site();
     const output = await tempDir();
-    await runCli(['crawl', `${origin.server.origin}/`, '-o', output, '--quiet']);
+    await runCli(['crawl', `${origin.server.origin}/`, '-o', output, '--quiet', ...(await stateArgs())]);
     origin.remove('/p5.html');
     const result = await runCli(['update', output, '--keep-removed', '--json']);
     await origin.server.close();
@@ -105,7 +113,7 @@ describe('update', () => {
   it('refuses a second update of the same mirror while one runs, and the reader never sees a mix', async () => {
     const origin = await site();
     const output = await tempDir();
-    await runCli(['crawl', `${origin.server.origin}/`, '-o', output, '--quiet']);
+    await runCli(['crawl', `${origin.server.origin}/`, '-o', output, '--quiet', ...(await stateArgs())]);
     const host = origin.server.hostFolder;
     const oldP1 = readFileSync(join(output, host, 'p1.html'), 'utf8');
     origin.set('/p1.html', page(1, '<p>changed</p>'));
@@ -121,7 +129,7 @@ describe('update', () => {
     try {
       const second = await runCli(['update', output]);
       assert.equal(second.code, 1, second.stderr);
-      assert.match(second.stderr, /another sitemirror update \(pid \d+/);
+      assert.match(second.stderr, backend === 'SQLite' ? /another sitemirror update \(pid \d+/ : /another sitemirror update is using the crawl state at redis:/);
       assert.equal(readFileSync(join(output, host, 'p1.html'), 'utf8'), oldP1, 'mid-update, the mirror still shows the old page');
     } catch (error) {
       first.kill(); // a failed check must not leave the first update (and the test run) hanging
@@ -138,7 +146,7 @@ describe('update', () => {
   it('leaves the previous mirror intact when an update is killed', async () => {
     const origin = await site();
     const output = await tempDir();
-    await runCli(['crawl', `${origin.server.origin}/`, '-o', output, '--quiet']);
+    await runCli(['crawl', `${origin.server.origin}/`, '-o', output, '--quiet', ...(await stateArgs())]);
     const host = origin.server.hostFolder;
     const snapshot = new Map(listFiles(output).map((file) => [file, readFileSync(join(output, file), 'utf8')]));
     for (let i = 0; i < PAGES; i++) origin.set(`/p${i}.html`, page(i, '<p>changed</p>'));
@@ -161,7 +169,7 @@ describe('update', () => {
   it('repeats on a schedule with --every until interrupted', async () => {
     const origin = await site();
     const output = await tempDir();
-    await runCli(['crawl', `${origin.server.origin}/`, '-o', output, '--quiet']);
+    await runCli(['crawl', `${origin.server.origin}/`, '-o', output, '--quiet', ...(await stateArgs())]);
     const child = spawn(process.execPath, [BIN, 'update', output, '--every', '1s'], { stdio: ['ignore', 'ignore', 'pipe'] });
     let stderr = '';
     await new Promise<void>((done) => {

@@ -1,0 +1,147 @@
+// Whole-crawl reads of the Redis state (summary, settlement, verify, change report) and the update's rollback copy.
+// These scan every record once, at the start or the end of a run; the hot path never does.
+import type { Redis } from 'ioredis';
+import type { ChangeLists, PreviousRecord, StateTally, UrlRecord } from './state.js';
+import type { SkipReason } from './types.js';
+
+const SCAN_BATCH = 1_000;
+/** The keys an update may change, copied aside when it begins and put back if it does not finish. */
+const UPDATED_KEYS = ['meta', 'rec', 'ids', 'urls', 'seq', 'q:page', 'q:requisite', 'paths', 'links', 'pages', 'runs', 'runseq'];
+
+export class RedisRecords {
+  constructor(
+    private readonly redis: Redis,
+    private readonly prefix: string,
+  ) {}
+
+  async byId(id: number): Promise<UrlRecord | undefined> {
+    const raw = await this.redis.hget(`${this.prefix}rec`, String(id));
+    return raw === null ? undefined : (JSON.parse(raw) as UrlRecord);
+  }
+
+  /** Every record, in id order. */
+  async all(): Promise<UrlRecord[]> {
+    const records: UrlRecord[] = [];
+    for await (const [, raw] of this.scan('rec')) records.push(JSON.parse(raw) as UrlRecord);
+    return records.sort((a, b) => a.id - b.id);
+  }
+
+  private async *scan(key: string): AsyncGenerator<[string, string]> {
+    let cursor = '0';
+    do {
+      const [next, flat] = await this.redis.hscan(`${this.prefix}${key}`, cursor, 'COUNT', SCAN_BATCH);
+      cursor = next;
+      for (let i = 0; i < flat.length; i += 2) yield [flat[i]!, flat[i + 1]!];
+    } while (cursor !== '0');
+  }
+
+  /** As the SQLite backend's query: links whose assumed path is not where the target's record now says it lives. */
+  async unsettledDocuments(): Promise<number[]> {
+    const records = new Map((await this.all()).map((record) => [record.id, record]));
+    const unsettled: number[] = [];
+    for await (const [from, raw] of this.scan('links')) {
+      const links = JSON.parse(raw) as [number, string | null][];
+      const stale = links.some(([to, assumed]) => {
+        const target = records.get(to);
+        if (!target) return false;
+        const now = target.state === 'done' || target.state === 'redirected' ? target.local_path : target.state === 'removed' ? target.own_path : null;
+        return assumed !== now;
+      });
+      if (stale) unsettled.push(Number(from));
+    }
+    return unsettled.sort((a, b) => a - b);
+  }
+
+  async tally(): Promise<StateTally> {
+    const tally: StateTally = { files: 0, bytes: 0, pages: 0, redirects: 0, skipped: {} };
+    for (const record of await this.all()) {
+      if (record.state === 'done') {
+        tally.files++;
+        tally.bytes += record.bytes ?? 0;
+        if (record.content_type === 'text/html' || record.content_type === 'application/xhtml+xml') tally.pages++;
+      } else if (record.state === 'redirected') {
+        tally.redirects++;
+      } else if (record.state === 'skipped') {
+        const reason = record.skip_reason as SkipReason;
+        tally.skipped[reason] = (tally.skipped[reason] ?? 0) + 1;
+      }
+    }
+    return tally;
+  }
+
+  async sharedFiles(): Promise<{ ownerId: number; aliasId: number }[]> {
+    const records = await this.all();
+    const owners = new Map<string, UrlRecord[]>();
+    for (const record of records) {
+      if (record.state === 'done' && record.own_path !== null) owners.set(record.own_path, [...(owners.get(record.own_path) ?? []), record]);
+    }
+    const pairs: { ownerId: number; aliasId: number }[] = [];
+    for (const alias of records) {
+      if (alias.state !== 'done' || alias.own_path !== null || alias.local_path === null) continue;
+      for (const owner of owners.get(alias.local_path) ?? []) if (owner.id !== alias.id) pairs.push({ ownerId: owner.id, aliasId: alias.id });
+    }
+    return pairs.sort((a, b) => a.ownerId - b.ownerId || a.aliasId - b.aliasId);
+  }
+
+  /**
+   * Copies the state aside (so a failed update can be undone), remembers each record as it stands, and puts every
+   * URL the mirror knows back in the frontier (as the SQLite backend does inside its transaction).
+   */
+  async beginUpdate(requeue: (id: number, fields: Partial<UrlRecord>) => Promise<void>): Promise<void> {
+    const copy = this.redis.multi();
+    for (const key of UPDATED_KEYS) {
+      copy.del(`${this.prefix}backup:${key}`);
+      copy.copy(`${this.prefix}${key}`, `${this.prefix}backup:${key}`);
+    }
+    copy.del(`${this.prefix}previous`);
+    copy.set(`${this.prefix}backup`, new Date().toISOString());
+    await copy.exec();
+    for (const record of await this.all()) {
+      const previous = { state: record.state, sha256: record.sha256, own_path: record.own_path, local_path: record.local_path };
+      await this.redis.hset(`${this.prefix}previous`, String(record.id), JSON.stringify(previous));
+      const known = ['done', 'failed', 'redirected', 'removed'].includes(record.state) || (record.state === 'skipped' && record.skip_reason === 'robots');
+      if (known) await requeue(record.id, { state: 'queued' });
+    }
+  }
+
+  async previous(id: number): Promise<PreviousRecord | undefined> {
+    const raw = await this.redis.hget(`${this.prefix}previous`, String(id));
+    return raw === null ? undefined : (JSON.parse(raw) as PreviousRecord);
+  }
+
+  async changes(): Promise<ChangeLists> {
+    const previous = new Map<number, PreviousRecord & { local_path: string | null }>();
+    for await (const [id, raw] of this.scan('previous')) previous.set(Number(id), JSON.parse(raw) as PreviousRecord & { local_path: string | null });
+    const lists: ChangeLists = { added: [], changed: [], removed: [], unchanged: 0 };
+    const byUrl = [...(await this.all())].sort((a, b) => (a.url < b.url ? -1 : a.url > b.url ? 1 : 0));
+    for (const record of byUrl) {
+      const before = previous.get(record.id);
+      const entry = { url: record.url, path: record.own_path ?? record.local_path ?? before?.own_path ?? null };
+      if (record.state === 'done' && before?.state !== 'done') lists.added.push(entry);
+      else if (record.state === 'done' && before?.state === 'done' && record.sha256 !== before.sha256) lists.changed.push(entry);
+      else if (record.state === 'removed' && before?.state === 'done') lists.removed.push(entry);
+      else if (record.state === 'done' && before?.state === 'done') lists.unchanged++;
+    }
+    return lists;
+  }
+
+  async commitUpdate(): Promise<void> {
+    const drop = this.redis.multi();
+    for (const key of UPDATED_KEYS) drop.del(`${this.prefix}backup:${key}`);
+    drop.del(`${this.prefix}backup`, `${this.prefix}previous`);
+    await drop.exec();
+  }
+
+  /** Puts the copy taken when the update began back in place (a no-op when no update is under way). */
+  async rollbackUpdate(): Promise<void> {
+    if ((await this.redis.exists(`${this.prefix}backup`)) === 0) return;
+    const restore = this.redis.multi();
+    for (const key of UPDATED_KEYS) {
+      restore.del(`${this.prefix}${key}`);
+      restore.copy(`${this.prefix}backup:${key}`, `${this.prefix}${key}`);
+      restore.del(`${this.prefix}backup:${key}`);
+    }
+    restore.del(`${this.prefix}backup`, `${this.prefix}previous`, `${this.prefix}leases`, `${this.prefix}owner`);
+    await restore.exec();
+  }
+}

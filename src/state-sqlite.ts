@@ -1,0 +1,416 @@
+// Crawl state in SQLite (.sitemirror/state.db): one record per URL, the link graph, the path registry, runs.
+// One process works on it (the mirror's lock file), so leases are an in-memory set and the queue a window onto the table.
+import Database from 'better-sqlite3';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { SitemirrorError } from './errors.js';
+import { isHtmlType } from './documents.js';
+import { acquireLock, type MirrorLock } from './lock.js';
+import { HostLimiter, type HostGate, type HostLimiterOptions } from './politeness.js';
+import type { ChangeLists, CrawlState, LinkTarget, NewUrl, PreviousRecord, QueuedUrl, StateLocation, StateTally, UrlRecord } from './state.js';
+import { Lane } from './state-lane.js';
+import { STATE_DIR } from './store.js';
+import type { ReferenceKind, SkipReason } from './types.js';
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS urls (
+  id INTEGER PRIMARY KEY,
+  url TEXT NOT NULL UNIQUE,
+  kind TEXT NOT NULL,
+  expected TEXT NOT NULL,
+  depth INTEGER NOT NULL,
+  found_from INTEGER,
+  state TEXT NOT NULL,
+  skip_reason TEXT,
+  http_status INTEGER,
+  content_type TEXT,
+  charset TEXT,
+  etag TEXT,
+  last_modified TEXT,
+  sha256 TEXT,
+  file_sha256 TEXT,
+  bytes INTEGER,
+  local_path TEXT,
+  own_path TEXT,
+  expected_path TEXT NOT NULL,
+  redirect_to INTEGER,
+  error_code TEXT,
+  error_message TEXT,
+  fetched_at TEXT,
+  title TEXT
+);
+CREATE INDEX IF NOT EXISTS urls_queued ON urls (state, kind, depth, id);
+CREATE TABLE IF NOT EXISTS links (
+  from_id INTEGER NOT NULL,
+  to_id INTEGER NOT NULL,
+  assumed_path TEXT,
+  PRIMARY KEY (from_id, to_id)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS links_to ON links (to_id);
+CREATE TABLE IF NOT EXISTS paths (path_key TEXT PRIMARY KEY, url_id INTEGER NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS runs (
+  id INTEGER PRIMARY KEY,
+  command TEXT NOT NULL,
+  started_at TEXT NOT NULL,
+  finished_at TEXT,
+  summary TEXT
+);
+`;
+
+/** Paths are compared case-folded, so a mirror copied to a case-insensitive disk never loses a file. */
+export function pathKey(path: string): string {
+  return path.normalize('NFC').toLowerCase();
+}
+
+export async function openSqliteState(location: StateLocation): Promise<SqliteState> {
+  const stateDir = join(location.outputDir, STATE_DIR);
+  mkdirSync(stateDir, { recursive: true });
+  const lock = location.purpose === 'verify' ? undefined : acquireLock(stateDir, location.purpose);
+  try {
+    return new SqliteState(stateDir, lock);
+  } catch (error) {
+    lock?.release();
+    throw error;
+  }
+}
+export class SqliteState implements CrawlState {
+  readonly shared = false;
+  readonly location: string;
+  private readonly db: Database.Database;
+  private readonly statements;
+  private readonly updateStatements = new Map<string, Database.Statement>();
+  private batchOpen = false;
+  private batchFailure: unknown;
+  private previousStatement: Database.Statement<[number], PreviousRecord> | undefined;
+  private readonly lanes: Record<ReferenceKind, Lane>;
+  /** URLs leased to this process's workers. */
+  private readonly leased = new Set<number>();
+  /** Pages counted against --max-pages (queued, done, redirected or failed). */
+  private pageCount: number;
+
+  constructor(stateDir: string, private readonly lock: MirrorLock | undefined) {
+    this.location = join(stateDir, 'state.db');
+    try {
+      this.db = new Database(this.location);
+      this.db.pragma('journal_mode = WAL');
+      this.db.pragma('synchronous = NORMAL');
+      this.db.exec(SCHEMA);
+    } catch (error) {
+      throw new SitemirrorError('STATE', `cannot open the crawl state in ${stateDir}: ${(error as Error).message}`, { cause: error });
+    }
+    const db = this.db;
+    this.statements = {
+      getMeta: db.prepare<[string], { value: string }>('SELECT value FROM meta WHERE key = ?'),
+      setMeta: db.prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value'),
+      byUrl: db.prepare<[string], UrlRecord>('SELECT * FROM urls WHERE url = ?'),
+      byId: db.prepare<[number], UrlRecord>('SELECT * FROM urls WHERE id = ?'),
+      stateById: db.prepare<[number], { state: string }>('SELECT state FROM urls WHERE id = ?'),
+      linkTarget: db.prepare<[string], LinkTarget>('SELECT id, state, local_path, own_path, expected_path FROM urls WHERE url = ?'),
+      insert: db.prepare(
+        `INSERT INTO urls (url, kind, expected, depth, found_from, state, expected_path) VALUES (@url, @kind, @expected, @depth, @foundFrom, 'queued', @expectedPath) ON CONFLICT (url) DO NOTHING`,
+      ),
+      insertSkipped: db.prepare(
+        `INSERT INTO urls (url, kind, expected, depth, found_from, state, skip_reason, expected_path) VALUES (@url, @kind, @expected, @depth, @foundFrom, 'skipped', @reason, @expectedPath) ON CONFLICT (url) DO NOTHING`,
+      ),
+      requeue: db.prepare(`UPDATE urls SET state = 'queued', skip_reason = NULL, depth = @depth, kind = @kind WHERE id = @id`),
+      queuedBatch: db.prepare<[string, number], QueuedUrl>(`SELECT id, url, kind, depth FROM urls WHERE state = 'queued' AND kind = ? ORDER BY depth, id LIMIT ?`),
+      claimPath: db.prepare('INSERT INTO paths (path_key, url_id) VALUES (?, ?) ON CONFLICT (path_key) DO NOTHING'),
+      pathOwner: db.prepare<[string], { url_id: number }>('SELECT url_id FROM paths WHERE path_key = ?'),
+      transferPath: db.prepare('UPDATE paths SET url_id = ? WHERE path_key = ?'),
+      link: db.prepare('INSERT INTO links (from_id, to_id, assumed_path) VALUES (?, ?, ?) ON CONFLICT DO UPDATE SET assumed_path = excluded.assumed_path'),
+      clearLinks: db.prepare('DELETE FROM links WHERE from_id = ?'),
+      unsettled: db.prepare<[], { from_id: number }>(
+        // The path a link should hold now, as LinkSettler's linkablePath computes it for a settled record.
+        `SELECT DISTINCT l.from_id FROM links l JOIN urls t ON t.id = l.to_id
+         WHERE l.assumed_path IS NOT (CASE WHEN t.state IN ('done', 'redirected') THEN t.local_path
+                                           WHEN t.state = 'removed' THEN t.own_path END)`,
+      ),
+      countQueued: db.prepare<[], { n: number }>(`SELECT count(*) AS n FROM urls WHERE state = 'queued'`),
+      countPagesQueuedOrDone: db.prepare<[], { n: number }>(
+        `SELECT count(*) AS n FROM urls WHERE kind = 'page' AND state IN ('queued', 'done', 'redirected', 'failed')`,
+      ),
+      // A range on the url index: every URL that starts with the prefix ('?' + 1 is '@'), counted up to a limit.
+      countPrefixed: db.prepare<[string, string, number], { n: number }>(`SELECT count(*) AS n FROM (SELECT 1 FROM urls WHERE url >= ? AND url < ? LIMIT ?)`),
+      requeueTransient: db.prepare(
+        `UPDATE urls SET state = 'queued', error_code = NULL, error_message = NULL, http_status = NULL WHERE state = 'failed'
+         AND (error_code IN ('NETWORK', 'TIMEOUT', 'ROBOTS_UNAVAILABLE') OR (error_code = 'HTTP_STATUS' AND (http_status >= 500 OR http_status IN (408, 429))))`,
+      ),
+      startRun: db.prepare(`INSERT INTO runs (command, started_at) VALUES (?, ?)`),
+      finishRun: db.prepare(`UPDATE runs SET finished_at = ?, summary = ? WHERE id = ?`),
+    };
+    this.pageCount = this.statements.countPagesQueuedOrDone.get()?.n ?? 0;
+    const load = (kind: ReferenceKind, limit: number) => this.statements.queuedBatch.all(kind, limit);
+    this.lanes = { requisite: new Lane('requisite', load), page: new Lane('page', load) };
+  }
+
+  /**
+   * Groups the writes of one turn of the event loop into one transaction (a page's ~50 offers and its records): a
+   * commit per statement costs more than the statements. A crash loses at most that turn's writes, which leaves the
+   * state as it stood a moment earlier (files are written after their records' claims and before 'done').
+   */
+  private batch(): void {
+    // A batch that could not be committed (a full disk) fails every later write, so the crawl stops on it.
+    if (this.batchFailure !== undefined) throw this.batchFailure;
+    if (this.batchOpen || this.db.inTransaction) return;
+    this.db.exec('BEGIN');
+    this.batchOpen = true;
+    setImmediate(() => this.commitBatch());
+  }
+
+  private commitBatch(): void {
+    if (!this.batchOpen) return;
+    this.batchOpen = false;
+    try {
+      if (this.db.inTransaction) this.db.exec('COMMIT');
+    } catch (error) {
+      this.batchFailure = error;
+      if (this.db.inTransaction) this.db.exec('ROLLBACK');
+    }
+  }
+
+  async getMeta(key: string): Promise<string | undefined> {
+    return this.statements.getMeta.get(key)?.value;
+  }
+
+  async setMeta(key: string, value: string): Promise<void> {
+    this.batch();
+    this.statements.setMeta.run(key, value);
+  }
+
+  async setMetaIfAbsent(key: string, value: string): Promise<string | undefined> {
+    const before = this.statements.getMeta.get(key)?.value;
+    this.batch();
+    if (before === undefined) this.statements.setMeta.run(key, value);
+    return before;
+  }
+
+  async get(url: string): Promise<UrlRecord | undefined> {
+    return this.statements.byUrl.get(url);
+  }
+
+  async getById(id: number): Promise<UrlRecord | undefined> {
+    return this.statements.byId.get(id);
+  }
+
+  async linkTargets(urls: string[]): Promise<Map<string, LinkTarget>> {
+    const targets = new Map<string, LinkTarget>();
+    for (const url of urls) {
+      const target = this.statements.linkTarget.get(url);
+      if (target) targets.set(url, target);
+    }
+    return targets;
+  }
+
+  async enqueue(entry: NewUrl, maxPages: number, leased = false): Promise<number | 'max-pages' | undefined> {
+    if (entry.kind === 'page' && this.pageCount >= maxPages) return 'max-pages';
+    this.batch();
+    const result = this.statements.insert.run(entry);
+    if (result.changes === 0) return undefined;
+    const id = Number(result.lastInsertRowid);
+    if (entry.kind === 'page') this.pageCount++;
+    if (leased) this.leased.add(id);
+    else this.lanes[entry.kind].push({ id, url: entry.url, kind: entry.kind, depth: entry.depth });
+    return id;
+  }
+
+  async recordSkip(entry: NewUrl, reason: SkipReason): Promise<void> {
+    this.batch();
+    this.statements.insertSkipped.run({ ...entry, reason });
+  }
+
+  async requeue(id: number, depth: number, kind: ReferenceKind): Promise<void> {
+    this.batch();
+    this.statements.requeue.run({ id, depth, kind });
+    const url = this.statements.byId.get(id)!.url;
+    this.lanes[kind].push({ id, url, kind, depth });
+  }
+
+  async next(): Promise<QueuedUrl | undefined> {
+    for (;;) {
+      const item = this.lanes.requisite.shift() ?? this.lanes.page.shift();
+      if (item === undefined) return undefined;
+      // A URL can leave the queue by another route (a redirect landed on it); skip stale entries.
+      if (this.claimNow(item.id)) return item;
+    }
+  }
+
+  async claim(id: number): Promise<boolean> {
+    return this.claimNow(id);
+  }
+
+  private claimNow(id: number): boolean {
+    if (this.leased.has(id) || this.statements.stateById.get(id)?.state !== 'queued') return false;
+    this.leased.add(id);
+    return true;
+  }
+
+  async release(id: number): Promise<void> {
+    if (!this.leased.delete(id)) return;
+    // Let go unfinished (the crawl stopped, or its worker gave it back): it waits in the frontier again.
+    const record = this.statements.stateById.get(id)?.state === 'queued' ? this.statements.byId.get(id) : undefined;
+    if (record) this.lanes[record.kind].push({ id, url: record.url, kind: record.kind, depth: record.depth });
+  }
+
+  async busyElsewhere(): Promise<boolean> {
+    return false;
+  }
+
+  async reloadQueue(): Promise<void> {
+    this.pageCount = this.statements.countPagesQueuedOrDone.get()?.n ?? 0;
+    this.lanes.requisite.invalidate();
+    this.lanes.page.invalidate();
+  }
+
+  async update(id: number, fields: Partial<Omit<UrlRecord, 'id' | 'url'>>): Promise<void> {
+    const names = Object.keys(fields);
+    if (names.length === 0) return;
+    const sql = `UPDATE urls SET ${names.map((name) => `${name} = @${name}`).join(', ')} WHERE id = @id`;
+    // Preparing is most of the cost of a small UPDATE; the crawl uses a dozen shapes of field lists over and over.
+    let statement = this.updateStatements.get(sql);
+    if (!statement) this.updateStatements.set(sql, (statement = this.db.prepare(sql)));
+    this.batch();
+    statement.run({ ...fields, id });
+  }
+
+  async claimPath(path: string, urlId: number, bodyHash: string | null): Promise<boolean> {
+    const key = pathKey(path);
+    this.batch();
+    this.statements.claimPath.run(key, urlId);
+    const claimed = this.statements.pathOwner.get(key)?.url_id === urlId;
+    if (claimed && bodyHash !== null) await this.update(urlId, { sha256: bodyHash, own_path: path });
+    return claimed;
+  }
+
+  async transferPath(path: string, urlId: number): Promise<void> {
+    this.batch();
+    this.statements.transferPath.run(urlId, pathKey(path));
+  }
+
+  async pathOwner(path: string): Promise<number | undefined> {
+    return this.statements.pathOwner.get(pathKey(path))?.url_id;
+  }
+
+  async setLinks(fromId: number, links: Map<number, string | null>): Promise<void> {
+    this.batch();
+    this.db.transaction(() => {
+      this.statements.clearLinks.run(fromId);
+      for (const [toId, assumedPath] of links) this.statements.link.run(fromId, toId, assumedPath);
+    })();
+  }
+
+  async unsettledDocuments(): Promise<number[]> {
+    return this.statements.unsettled.all().map((row) => row.from_id);
+  }
+
+  async countQueued(): Promise<number> {
+    return this.statements.countQueued.get()?.n ?? 0;
+  }
+
+  async countQueryVariants(prefix: string, atMost: number): Promise<number> {
+    return this.statements.countPrefixed.get(prefix, `${prefix.slice(0, -1)}@`, atMost)?.n ?? 0;
+  }
+
+  async requeueTransientFailures(): Promise<number> {
+    return this.statements.requeueTransient.run().changes;
+  }
+
+  async startRun(command: string): Promise<number> {
+    return Number(this.statements.startRun.run(command, new Date().toISOString()).lastInsertRowid);
+  }
+
+  async finishRun(runId: number, summary: unknown): Promise<void> {
+    this.statements.finishRun.run(new Date().toISOString(), JSON.stringify(summary), runId);
+  }
+
+  /**
+   * An update runs inside one long transaction (rolled back if the run dies, so a failed update leaves the state
+   * as it was): each record is remembered as it stands, then every URL the mirror knows goes back in the frontier.
+   */
+  async beginUpdate(): Promise<void> {
+    this.commitBatch();
+    this.db.exec('BEGIN IMMEDIATE');
+    this.db.exec(`DROP TABLE IF EXISTS previous;
+      CREATE TEMP TABLE previous AS SELECT id, state, sha256, own_path, local_path FROM urls;
+      UPDATE urls SET state = 'queued' WHERE state IN ('done', 'failed', 'redirected', 'removed') OR (state = 'skipped' AND skip_reason = 'robots');`);
+  }
+
+  async previous(id: number): Promise<PreviousRecord | undefined> {
+    // The temp table exists only during an update.
+    this.previousStatement ??= this.db.prepare<[number], PreviousRecord>('SELECT state, sha256, own_path FROM previous WHERE id = ?');
+    return this.previousStatement.get(id);
+  }
+
+  async changes(): Promise<ChangeLists> {
+    type Row = { url: string; path: string | null };
+    const rows = (where: string) =>
+      this.db.prepare<[], Row>(`SELECT u.url, coalesce(u.own_path, u.local_path, p.own_path) AS path FROM urls u LEFT JOIN previous p ON p.id = u.id WHERE ${where} ORDER BY u.url`).all();
+    return {
+      added: rows(`u.state = 'done' AND (p.id IS NULL OR p.state <> 'done')`),
+      changed: rows(`u.state = 'done' AND p.state = 'done' AND u.sha256 IS NOT p.sha256`),
+      removed: rows(`u.state = 'removed' AND p.state = 'done'`),
+      unchanged: this.db.prepare<[], { n: number }>(`SELECT count(*) AS n FROM urls u JOIN previous p ON p.id = u.id WHERE u.state = 'done' AND p.state = 'done' AND u.sha256 IS p.sha256`).get()!.n,
+    };
+  }
+
+  async commitUpdate(): Promise<void> {
+    if (this.db.inTransaction) this.db.exec('COMMIT');
+  }
+
+  async rollbackUpdate(): Promise<void> {
+    if (this.db.inTransaction) this.db.exec('ROLLBACK');
+  }
+
+  async tally(): Promise<StateTally> {
+    const counts = this.db
+      .prepare<[], { files: number; bytes: number; pages: number }>(
+        `SELECT count(*) AS files, coalesce(sum(bytes), 0) AS bytes, coalesce(sum(content_type IN ('text/html', 'application/xhtml+xml')), 0) AS pages FROM urls WHERE state = 'done'`,
+      )
+      .get()!;
+    const skipped: Partial<Record<SkipReason, number>> = {};
+    const rows = this.db.prepare<[], { reason: SkipReason; n: number }>(`SELECT skip_reason AS reason, count(*) AS n FROM urls WHERE state = 'skipped' GROUP BY skip_reason`).all();
+    for (const row of rows) skipped[row.reason] = row.n;
+    const redirects = this.db.prepare<[], { n: number }>(`SELECT count(*) AS n FROM urls WHERE state = 'redirected'`).get()!.n;
+    return { ...counts, redirects, skipped };
+  }
+
+  async sharedFiles(): Promise<{ ownerId: number; aliasId: number }[]> {
+    return this.db
+      .prepare<[], { ownerId: number; aliasId: number }>(
+        `SELECT o.id AS ownerId, a.id AS aliasId FROM urls a JOIN urls o ON o.own_path = a.local_path AND o.id <> a.id
+         WHERE a.state = 'done' AND a.own_path IS NULL AND o.state = 'done' ORDER BY o.id, a.id`,
+      )
+      .all();
+  }
+
+  async redirectedRecords(): Promise<UrlRecord[]> {
+    return this.db.prepare<[], UrlRecord>(`SELECT * FROM urls WHERE state = 'redirected' ORDER BY id`).all();
+  }
+
+  async filesWritten(): Promise<UrlRecord[]> {
+    return this.db.prepare<[], UrlRecord>(`SELECT * FROM urls WHERE own_path IS NOT NULL AND file_sha256 IS NOT NULL ORDER BY own_path`).all();
+  }
+
+  async mirroredPages(): Promise<{ url: string; title: string | null }[]> {
+    const done = this.db.prepare<[], { url: string; title: string | null; content_type: string | null }>(
+      `SELECT url, title, content_type FROM urls WHERE state = 'done' ORDER BY id`,
+    );
+    return done.all().flatMap((page) => (isHtmlType(page.content_type ?? '') ? [{ url: page.url, title: page.title }] : []));
+  }
+
+  hostGate(options: HostLimiterOptions): HostGate {
+    return new HostLimiter(options);
+  }
+
+  async exclusively<T>(_name: string, work: () => Promise<T>): Promise<{ value: T }> {
+    // The mirror's lock file already makes this process the only writer.
+    return { value: await work() };
+  }
+
+  async close(): Promise<void> {
+    this.commitBatch();
+    this.db.close();
+    this.lock?.release();
+  }
+}
+
