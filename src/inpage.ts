@@ -32,8 +32,8 @@ export const SCROLL_THROUGH = (maxSteps: number) => `(async () => {
 export const MAY_LOAD_ON_SCROLL = `Boolean(document.querySelector('img[loading=lazy], iframe[loading=lazy]') || window[Symbol.for('sitemirror.scrollAware')] || window.onscroll || document.onscroll)`;
 /**
  * Runs in every page before its own scripts; calls through to the originals. Notes what may load on scroll (see
- * MAY_LOAD_ON_SCROLL), and keeps the set of pending short timeouts (see TIMERS_SETTLED): a page with none has nothing
- * scheduled that could start a late request, so its quiet wait ends early.
+ * MAY_LOAD_ON_SCROLL), and keeps the set of pending short timeouts and intervals (see TIMERS_SETTLED): a page with
+ * none has nothing scheduled that could start a late request, so its quiet wait ends early.
  */
 export const INSTRUMENT = `(() => {
   const mark = () => { window[Symbol.for('sitemirror.scrollAware')] = true; };
@@ -72,15 +72,26 @@ export const INSTRUMENT = `(() => {
     pending.add(id);
     return id;
   };
-  window.clearTimeout = function (id) {
-    const result = nativeClearTimeout.call(this, id);
+  // An interval stays pending until cleared: a page that polls keeps the wait at its longest, as before.
+  const nativeSetInterval = window.setInterval;
+  const nativeClearInterval = window.clearInterval;
+  window.setInterval = function (handler, delay, ...args) {
+    const id = nativeSetInterval.call(this, handler, delay, ...args);
+    if (typeof handler === 'function' && (Number(delay) || 0) <= ${TIMER_HORIZON_MS}) pending.add(id);
+    return id;
+  };
+  // Timeouts and intervals share their ids: either function clears either.
+  const clear = (native) => function (id) {
+    const result = native.call(this, id);
     if (pending.delete(id)) settled();
     return result;
   };
+  window.clearTimeout = clear(nativeClearTimeout);
+  window.clearInterval = clear(nativeClearInterval);
 })()`;
 /**
- * Whether the page had short timeouts pending: if so, resolves once they all ran (or were cleared), at most `maxMs`
- * later. A timer that ran may have started a request, so the caller watches the network again.
+ * Whether the page had short timeouts or intervals pending: if so, resolves once they all ran or were cleared, at
+ * most `maxMs` later. A timer that ran may have started a request, so the caller watches the network again.
  */
 export const TIMERS_SETTLED = (maxMs: number) => `(() => {
   const timers = ${TIMERS};

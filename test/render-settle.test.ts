@@ -80,6 +80,18 @@ describe('when a rendered page is done', () => {
     assert.deepEqual(rendered.captured.map((response) => response.url), [`${server.origin}/api/fruit.json?chain`]);
   });
 
+  it('waits for an interval that polls, then loads the content and stops', async () => {
+    const html = `<!doctype html><title>Poll</title><p id="out">waiting</p><script>
+      addEventListener('load', () => { let ticks = 0; const poll = setInterval(() => {
+        if (++ticks < 3) return;
+        clearInterval(poll);
+        fetch('/api/fruit.json?polled').then((r) => r.text()).then((text) => { document.getElementById('out').textContent = text; });
+      }, 100); });</script>`;
+    const rendered = await renderer.render({ document: fetched(`${server.origin}/poll.html`, html), decide: loadEverything });
+    assert.match(rendered.source.body.toString('utf8'), /Quinces/);
+    assert.deepEqual(rendered.captured.map((response) => response.url), [`${server.origin}/api/fruit.json?polled`]);
+  });
+
   it('waits for a response the server sends 600 ms late', async () => {
     const rendered = await renderer.render({ document: fetched(`${server.origin}/slow.html`, fruitPage('/api/slow.json')), decide: loadEverything });
     assert.match(rendered.source.body.toString('utf8'), /Medlars/);
