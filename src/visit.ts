@@ -348,13 +348,22 @@ async function within<T>(promise: Promise<T>, ms: number, fallback: T): Promise<
   }
 }
 
-/** Whether two URLs name the same document (the browser's serialisation may differ from ours in a fragment). */
+/** Whether two URLs name the same document: the browser's serialisation may differ from ours in escapes and fragment. */
 function sameDocumentUrl(a: string, b: string): boolean {
-  try {
-    return new URL(a).href.replace(/#.*$/, '') === new URL(b).href.replace(/#.*$/, '');
-  } catch {
-    return a === b;
-  }
+  const comparable = (url: string): string => {
+    let href: string;
+    try {
+      href = new URL(url).href.replace(/#.*$/, '');
+    } catch {
+      return url;
+    }
+    try {
+      return decodeURI(href);
+    } catch {
+      return href; // a lone % escape
+    }
+  };
+  return comparable(a) === comparable(b);
 }
 
 function isCapturedStatus(status: number): boolean {

@@ -119,4 +119,12 @@ describe('when a rendered page is done', () => {
     assert.deepEqual(documentsShown, [`${server.origin}/leaving.html`, `${server.origin}/next.html`], 'no about:blank between the two');
     assert.deepEqual(next.captured.map((response) => response.url), [`${server.origin}/img/green.png`]);
   });
+
+  it('renders on a page that showed another document a URL with escapes and non-ASCII characters', async () => {
+    await renderer.render({ document: fetched(`${server.origin}/plain.html`, '<!doctype html><title>Plain</title>'), decide: loadEverything });
+    const odd = new URL(`${server.origin}/odd path/ünïcode{x}|y.html?q=a b&r=é`).href;
+    const rendered = await renderer.render({ document: fetched(odd, '<!doctype html><title>Odd</title><p id="p"></p><script>document.getElementById("p").textContent = "built here"</script>'), decide: loadEverything });
+    assert.match(rendered.source.body.toString('utf8'), /<p id="p">built here<\/p>/);
+    assert.deepEqual(rendered.navigations, []);
+  });
 });
