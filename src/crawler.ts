@@ -1,7 +1,7 @@
 // The crawl: take a URL from the frontier, check robots, fetch, extract, rewrite, store, record. Orchestration only.
 import { join, resolve } from 'node:path';
 import { optionDifference, parseStoredOptions, type CrawlOptions } from './config.js';
-import { isHtmlType, openDocument, withoutScripts } from './documents.js';
+import { isHtmlType, openDocument } from './documents.js';
 import { HttpStatusError, SitemirrorError, errorCodeOf, messageOf } from './errors.js';
 import { HttpFetcher, HttpResponseError, withRetries } from './fetch.js';
 import { Frontier, type FrontierItem } from './frontier.js';
@@ -13,12 +13,12 @@ import { Scope } from './scope.js';
 import { collectSitemapUrls } from './sitemaps.js';
 import { openState, type CrawlState, type UrlRecord } from './state.js';
 import { MirrorStore, STATE_DIR, createMirrorFolder, sha256 } from './store.js';
-import type { ExpectedType, PageSource, SkipReason } from './types.js';
+import type { PageSource, SkipReason } from './types.js';
 import { hostKey } from './url.js';
 import { MirrorUpdate, conditionalHeaders } from './update.js';
 import { LinkSettler } from './links.js';
-import { startRenderer, type ArchivedExchange, type CapturedResponse, type PageRenderer, type RenderedPage } from './render.js';
-import { RenderRequestPolicy } from './renderrequests.js';
+import type { ArchivedExchange, CapturedResponse } from './render.js';
+import { PageRendering } from './rendered.js';
 import { VERSION } from './config.js';
 import { WARC_DIR, WarcWriter } from './warc.js';
 import { WACZ_FILE, writeWacz, type WaczPage } from './wacz.js';
@@ -64,8 +64,7 @@ class Crawler {
   private update: MirrorUpdate | undefined;
   private readonly traffic = { requests: 0, notModified: 0, bytesReceived: 0 };
   /** Set when pages are rendered in a browser (--render auto with a browser found, or always). */
-  private renderer: PageRenderer | undefined;
-  private readonly renderRequests: RenderRequestPolicy;
+  private rendering: PageRendering | undefined;
   /** --warc: the archive every response is written to as it arrives. */
   private warc: WarcWriter | undefined;
 
@@ -110,14 +109,6 @@ class Crawler {
       ignore: options.ignoreRobots,
       warn: (message) => reporter.warn(message),
     });
-    this.renderRequests = new RenderRequestPolicy({
-      scope: this.scope,
-      robotsPolicy: (url) => this.robotsPolicy(url),
-      record: (url) => this.state.get(url),
-      store: this.store,
-      limiter: this.limiter,
-      headers: options.headers,
-    });
   }
 
   async run(signal?: AbortSignal): Promise<CrawlSummary> {
@@ -148,7 +139,19 @@ class Crawler {
     if (!this.updating && !this.state.shared && (await this.state.countQueued()) === 0) {
       this.reporter.info(`${this.options.outputDir} already holds a finished mirror of ${this.options.seed}; \`sitemirror update ${this.options.outputDir}\` refreshes it`);
     }
-    this.renderer = await startRenderer(this.options, this.reporter);
+    this.rendering = await PageRendering.start(this.options, {
+      scope: this.scope,
+      robotsPolicy: (url) => this.robotsPolicy(url),
+      record: (url) => this.state.get(url),
+      store: this.store,
+      limiter: this.limiter,
+      headers: this.options.headers,
+      frontier: this.frontier,
+      say: this.reporter,
+      signal: this.halt.signal,
+      keepResponse: (record, response) => this.keepCaptured(record, response),
+      archive: this.archiveRendered,
+    });
     await this.refuseDisallowedSeed();
     if (this.options.sitemaps) await this.addSitemapUrls();
 
@@ -285,69 +288,26 @@ class Crawler {
     const hop = source.redirectChain[0];
     if (hop !== undefined) return this.followRedirect(item, hop.status, hop.location);
     const record = (await this.state.getById(item.id))!;
-    const page = this.renderer && isRenderable(record, source) ? await this.render(record, source) : source;
+    const page = this.rendering && PageRendering.isRenderable(record, source) ? await this.rendering.render(record, source) : source;
     if (page === undefined) return; // the crawl stopped mid-render: the URL stays queued
     await this.process((await this.state.getById(item.id))!, page);
     if (source.status >= 400) await this.recordErrorPage(item.id, item.url, source.status);
   }
 
-  /**
-   * The page rendered in the browser: its DOM, without scripts unless --keep-scripts. What the page loaded joins the
-   * mirror first, so the DOM's links find those files. A page the browser cannot render is kept as fetched;
-   * undefined when the crawl stopped meanwhile.
-   */
-  private async render(record: UrlRecord, source: PageSource): Promise<PageSource | undefined> {
-    let rendered: RenderedPage;
+  /** A response the browser loaded for a page, kept as if fetched (see PageRendering): no second download. */
+  private async keepCaptured(record: UrlRecord, response: CapturedResponse): Promise<void> {
     try {
-      rendered = await this.renderer!.render({ document: source, decide: this.renderRequests.decide, signal: this.halt.signal, archive: this.archiveRendered });
-    } catch (error) {
-      if (this.halt.signal.aborted) return undefined;
-      this.reporter.warn(`${record.url} is saved as the server sent it, not rendered: ${messageOf(error)}`);
-      return source;
-    }
-    if (rendered.incomplete) this.reporter.warn(`${record.url} is saved as it stood: ${rendered.incomplete}`);
-    try {
-      await this.keepCaptured(record, rendered.captured);
-    } finally {
-      this.renderRequests.stored(rendered.captured);
-    }
-    // A script or meta refresh that moved the page elsewhere was stopped; where it led is a link like any other.
-    for (const url of rendered.navigations) await this.frontier.offer(url, 'page', 'html', { id: record.id, depth: record.depth });
-    return this.options.keepScripts ? rendered.source : { ...rendered.source, body: withoutScripts(rendered.source.body) };
-  }
-
-  /**
-   * Responses the browser loaded are requisites of the page, processed with the bytes the browser got (or recorded
-   * as failed, for a 4xx) instead of a second download. All are claimed before any is processed, so no other worker
-   * fetches one meanwhile.
-   */
-  private async keepCaptured(page: UrlRecord, captured: CapturedResponse[]): Promise<void> {
-    const parent = { id: page.id, depth: page.depth };
-    const claimed: { record: UrlRecord; response: CapturedResponse }[] = [];
-    for (const response of captured) {
-      // A redirect target the browser followed passes the same scope and robots checks as a link.
-      if (this.scope.requisiteSkipReason(response.url) !== null) continue;
-      if (!(await this.robotsPolicy(response.url)).isAllowed(response.url)) continue;
-      const admission = await this.frontier.offer(response.url, 'requisite', expectedTypeOf(response.contentType), parent, true);
-      if ('record' in admission && (admission.claimed || (await this.frontier.claim(admission.record.id)))) claimed.push({ record: admission.record, response });
-    }
-    for (const { record, response } of claimed) {
-      try {
-        this.traffic.requests++;
-        this.traffic.bytesReceived += response.body.length;
-        // A 4xx the browser met is final, as it would be for our own fetch: recorded, not asked for again.
-        if (response.status >= 400 && !this.options.keepErrorPages) {
-          await this.fail(record.id, record.url, new HttpStatusError(response.status, record.url));
-          continue;
-        }
-        await this.process((await this.state.getById(record.id))!, { ...response, requestedUrl: record.url, finalUrl: record.url, redirectChain: [], via: 'http' });
-        if (response.status >= 400) await this.recordErrorPage(record.id, record.url, response.status);
-      } catch (error) {
-        if (runFailureOf(error) !== undefined) throw error; // the disk: the worker stops the run
-        await this.fail(record.id, record.url, error);
-      } finally {
-        await this.frontier.release(record.id);
+      this.traffic.requests++;
+      this.traffic.bytesReceived += response.body.length;
+      // A 4xx the browser met is final, as it would be for our own fetch: recorded, not asked for again.
+      if (response.status >= 400 && !this.options.keepErrorPages) {
+        return this.fail(record.id, record.url, new HttpStatusError(response.status, record.url));
       }
+      await this.process((await this.state.getById(record.id))!, { ...response, requestedUrl: record.url, finalUrl: record.url, redirectChain: [], via: 'http' });
+      if (response.status >= 400) await this.recordErrorPage(record.id, record.url, response.status);
+    } catch (error) {
+      if (runFailureOf(error) !== undefined) throw error; // the disk: the worker stops the run
+      await this.fail(record.id, record.url, error);
     }
   }
 
@@ -622,20 +582,11 @@ class Crawler {
 
   async close(): Promise<void> {
     await this.warc?.close();
-    await this.renderer?.close();
+    await this.rendering?.close();
     await this.fetcher.close();
     await this.update?.abandon();
     await this.state.close();
   }
-}
-
-/** A page is rendered when it was expected to be HTML and the server answered 200 with HTML. */
-function isRenderable(record: UrlRecord, source: PageSource): boolean {
-  return record.expected === 'html' && source.status === 200 && effectiveMediaType(source.contentType, source.body, source.finalUrl) === 'text/html';
-}
-
-function expectedTypeOf(contentType: string): ExpectedType {
-  return isHtmlType(contentType) ? 'html' : contentType === 'text/css' ? 'css' : 'other';
 }
 
 /** Why the whole run cannot go on (the mirror's disk is full or unwritable, files or state database), or undefined. */

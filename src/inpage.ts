@@ -1,6 +1,12 @@
 // Scripts that run inside a rendered page (visit.ts). They are strings: the build has no DOM types, and they run
 // in the browser, not here.
 
+/** Timers due within this long after they are set may still bring content: the quiet wait waits for them. */
+export const TIMER_HORIZON_MS = 500;
+const TIMERS = `window[Symbol.for('sitemirror.timers')]`;
+/** setTimeout that the timer tracking does not count (our own waits are not the page's). */
+const OWN_SET_TIMEOUT = `(${TIMERS}?.setTimeout ?? setTimeout)`;
+
 /**
  * Scrolls a viewport at a time (a bigger jump could skip an element an IntersectionObserver waits for) down to the
  * bottom or for `maxSteps`, two frames per position: IntersectionObserver callbacks, queued after the first frame,
@@ -8,7 +14,7 @@
  */
 export const SCROLL_THROUGH = (maxSteps: number) => `(async () => {
   const root = document.scrollingElement || document.documentElement;
-  const frames = () => new Promise((done) => { requestAnimationFrame(() => requestAnimationFrame(done)); setTimeout(done, 1000); });
+  const frames = () => new Promise((done) => { requestAnimationFrame(() => requestAnimationFrame(done)); ${OWN_SET_TIMEOUT}(done, 1000); });
   let steps = 0;
   while (steps < ${maxSteps} && root.scrollTop + innerHeight < root.scrollHeight - 1) {
     const before = root.scrollTop;
@@ -24,7 +30,11 @@ export const SCROLL_THROUGH = (maxSteps: number) => `(async () => {
  * (INSTRUMENT notes the last two as the page sets them up). A page with none is not scrolled.
  */
 export const MAY_LOAD_ON_SCROLL = `Boolean(document.querySelector('img[loading=lazy], iframe[loading=lazy]') || window[Symbol.for('sitemirror.scrollAware')] || window.onscroll || document.onscroll)`;
-/** Runs in every page before its own scripts; calls through to the originals. */
+/**
+ * Runs in every page before its own scripts; calls through to the originals. Notes what may load on scroll (see
+ * MAY_LOAD_ON_SCROLL), and keeps the set of pending short timeouts and intervals (see TIMERS_SETTLED): a page with
+ * none has nothing scheduled that could start a late request, so its quiet wait ends early.
+ */
 export const INSTRUMENT = `(() => {
   const mark = () => { window[Symbol.for('sitemirror.scrollAware')] = true; };
   const observe = IntersectionObserver.prototype.observe;
@@ -34,6 +44,62 @@ export const INSTRUMENT = `(() => {
     if (type === 'scroll' || type === 'wheel') mark();
     return listen.call(this, type, ...rest);
   };
+  const nativeSetTimeout = window.setTimeout;
+  const nativeClearTimeout = window.clearTimeout;
+  const pending = new Set();
+  let waiters = [];
+  const settled = () => {
+    if (pending.size > 0) return;
+    const done = waiters;
+    waiters = [];
+    for (const wake of done) wake();
+  };
+  ${TIMERS} = {
+    pending: () => pending.size,
+    whenSettled: (wake) => waiters.push(wake),
+    setTimeout: (callback, ms) => nativeSetTimeout.call(window, callback, ms),
+  };
+  window.setTimeout = function (handler, delay, ...args) {
+    if (typeof handler !== 'function' || (Number(delay) || 0) > ${TIMER_HORIZON_MS}) return nativeSetTimeout.call(this, handler, delay, ...args);
+    const id = nativeSetTimeout.call(this, function (...given) {
+      try {
+        return handler.apply(this, given);
+      } finally {
+        pending.delete(id);
+        settled();
+      }
+    }, delay, ...args);
+    pending.add(id);
+    return id;
+  };
+  // An interval stays pending until cleared: a page that polls keeps the wait at its longest, as before.
+  const nativeSetInterval = window.setInterval;
+  const nativeClearInterval = window.clearInterval;
+  window.setInterval = function (handler, delay, ...args) {
+    const id = nativeSetInterval.call(this, handler, delay, ...args);
+    if (typeof handler === 'function' && (Number(delay) || 0) <= ${TIMER_HORIZON_MS}) pending.add(id);
+    return id;
+  };
+  // Timeouts and intervals share their ids: either function clears either.
+  const clear = (native) => function (id) {
+    const result = native.call(this, id);
+    if (pending.delete(id)) settled();
+    return result;
+  };
+  window.clearTimeout = clear(nativeClearTimeout);
+  window.clearInterval = clear(nativeClearInterval);
+})()`;
+/**
+ * Whether the page had short timeouts or intervals pending: if so, resolves once they all ran or were cleared, at
+ * most `maxMs` later. A timer that ran may have started a request, so the caller watches the network again.
+ */
+export const TIMERS_SETTLED = (maxMs: number) => `(() => {
+  const timers = ${TIMERS};
+  if (!timers || timers.pending() === 0) return false;
+  return new Promise((done) => {
+    timers.whenSettled(() => done(true));
+    timers.setTimeout(() => done(true), ${maxMs});
+  });
 })()`;
 export const LOADED = `document.readyState === 'complete' || new Promise((done) => addEventListener('load', () => done(true), { once: true }))`;
 export const PAGE_HEIGHT = '(document.scrollingElement || document.documentElement).scrollHeight';
@@ -41,7 +107,7 @@ export const WAIT_FOR_IMAGES = (maxMs: number) => `Promise.race([
   Promise.all(Array.from(document.images)
     .filter((image) => !image.complete && (image.loading !== 'lazy' || image.currentSrc))
     .map((image) => new Promise((done) => { image.addEventListener('load', done, { once: true }); image.addEventListener('error', done, { once: true }); }))),
-  new Promise((done) => setTimeout(done, ${maxMs})),
+  new Promise((done) => ${OWN_SET_TIMEOUT}(done, ${maxMs})),
 ])`;
 /** The DOM as the reader sees it: CSSOM-only rules, form state and a pushState address written into the markup. */
 export const SNAPSHOT = (navigatedUrl: string) => `(() => {

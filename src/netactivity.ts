@@ -41,17 +41,26 @@ export class NetworkActivity {
     this.waiting.clear();
   }
 
-  /** True once no request but long-running ones has been open for quietMs; false when maxMs passed first. */
-  async waitForQuiet(quietMs: number, maxMs: number): Promise<boolean> {
+  /**
+   * True once no request but long-running ones has been open for quietMs (counted from `since` at the earliest, a
+   * performance.now() time); false when maxMs passed first.
+   */
+  async waitForQuiet(quietMs: number, maxMs: number, since = 0): Promise<boolean> {
     const giveUpAt = performance.now() + maxMs;
     for (;;) {
       const now = performance.now();
       const open = [...this.inFlight.values()].filter((startedAt) => now - startedAt < LONG_REQUEST_MS);
-      if (open.length === 0 && now - this.lastChange >= quietMs) return true;
+      const quietSince = Math.max(this.lastChange, since);
+      if (open.length === 0 && now - quietSince >= quietMs) return true;
       if (now >= giveUpAt) return false;
-      const nextCheck = open.length === 0 ? this.lastChange + quietMs : Math.min(...open) + LONG_REQUEST_MS;
+      const nextCheck = open.length === 0 ? quietSince + quietMs : Math.min(...open) + LONG_REQUEST_MS;
       await this.nextChange(Math.max(1, Math.min(giveUpAt, nextCheck) - now));
     }
+  }
+
+  /** How long no request has started or ended, in ms. */
+  quietForMs(): number {
+    return performance.now() - this.lastChange;
   }
 
   /** Whether a request that is not a stream or a long poll is open. */

@@ -9,6 +9,9 @@ import type { UrlRecord } from './state.js';
 import type { MirrorStore } from './store.js';
 import { hostKey, normalizeUrl } from './url.js';
 
+/** Files of the mirror kept in memory for the next page that loads them (a site's shared scripts, styles, images). */
+const KEPT_FILES_MAX_BYTES = 32 * 1024 * 1024;
+
 export interface RenderRequestContext {
   scope: Scope;
   robotsPolicy(url: string): Promise<RobotsPolicy>;
@@ -33,6 +36,7 @@ export class RenderRequestPolicy {
   /** Captures under way or not yet stored by the crawl, by the URL the page asked for. */
   private readonly loading = new Map<string, Promise<CapturedResponse | undefined>>();
   private readonly keyOf = new WeakMap<CapturedResponse, string>();
+  private readonly keptFiles = new RecentFiles(KEPT_FILES_MAX_BYTES);
 
   constructor(private readonly context: RenderRequestContext) {}
 
@@ -45,7 +49,7 @@ export class RenderRequestPolicy {
     // A frame's document is a page of its own: the crawl renders it when it reaches the frame's src.
     const capture = method === 'GET' && resourceType !== 'document';
     if (capture) {
-      const kept = (await keptResponse(this.context, url)) ?? asFulfilment(await this.loading.get(url));
+      const kept = (await this.keptResponse(url)) ?? asFulfilment(await this.loading.get(url));
       if (kept) return kept;
     }
     const load = { action: 'load' as const, capture, headers, throttle: <T>(send: () => Promise<T>) => limiter.run(hostKey(url), send) };
@@ -67,6 +71,34 @@ export class RenderRequestPolicy {
       if (key !== undefined) this.loading.delete(key);
     }
   }
+
+  /** A finished file of the mirror as the origin sent it: a stylesheet's kept raw body, or the file itself (not rewritten). */
+  private async keptResponse(url: string): Promise<RequestDecision | undefined> {
+    let record: UrlRecord | undefined;
+    try {
+      record = await this.context.record(normalizeUrl(url));
+    } catch {
+      return undefined;
+    }
+    if (record?.state !== 'done' || !record.content_type || !record.local_path || record.http_status !== 200) return undefined;
+    // HTML is rewritten and may itself be a rendered snapshot: a frame loads its page from the origin.
+    if (isHtmlType(record.content_type)) return undefined;
+    const { store } = this.context;
+    const raw = record.content_type === 'text/css';
+    // Keyed by content, so a file an update rewrote is read again.
+    const key = raw ? `raw:${record.sha256}` : `${record.local_path}:${record.file_sha256}`;
+    let body = this.keptFiles.get(key);
+    if (body === undefined) {
+      try {
+        body = raw ? await store.readRaw(record.sha256!) : await store.read(record.local_path);
+      } catch {
+        return undefined; // the file is gone from disk: load it as if it were new
+      }
+      this.keptFiles.set(key, body);
+    }
+    const contentType = record.charset ? `${record.content_type}; charset=${record.charset}` : record.content_type;
+    return { action: 'fulfil', status: 200, headers: { 'content-type': contentType }, body };
+  }
 }
 
 function asFulfilment(response: CapturedResponse | undefined): RequestDecision | undefined {
@@ -74,22 +106,30 @@ function asFulfilment(response: CapturedResponse | undefined): RequestDecision |
   return response && { action: 'fulfil', status: response.status, headers: { 'content-type': response.headers['content-type'] ?? '' }, body: response.body, capture: response };
 }
 
-/** A finished file of the mirror as the origin sent it: a stylesheet's kept raw body, or the file itself (not rewritten). */
-async function keptResponse(context: RenderRequestContext, url: string): Promise<RequestDecision | undefined> {
-  let record: UrlRecord | undefined;
-  try {
-    record = await context.record(normalizeUrl(url));
-  } catch {
-    return undefined;
+/** The most recently used files, up to a total size; a file larger than a tenth of it is not kept. */
+class RecentFiles {
+  private readonly files = new Map<string, Buffer>();
+  private bytes = 0;
+
+  constructor(private readonly maxBytes: number) {}
+
+  get(key: string): Buffer | undefined {
+    const body = this.files.get(key);
+    if (body !== undefined) {
+      this.files.delete(key);
+      this.files.set(key, body); // the most recent last
+    }
+    return body;
   }
-  if (record?.state !== 'done' || !record.content_type || !record.local_path || record.http_status !== 200) return undefined;
-  // HTML is rewritten and may itself be a rendered snapshot: a frame loads its page from the origin.
-  if (isHtmlType(record.content_type)) return undefined;
-  try {
-    const body = record.content_type === 'text/css' ? await context.store.readRaw(record.sha256!) : await context.store.read(record.local_path);
-    const contentType = record.charset ? `${record.content_type}; charset=${record.charset}` : record.content_type;
-    return { action: 'fulfil', status: 200, headers: { 'content-type': contentType }, body };
-  } catch {
-    return undefined; // the file is gone from disk: load it as if it were new
+
+  set(key: string, body: Buffer): void {
+    if (body.length > this.maxBytes / 10 || this.files.has(key)) return;
+    this.files.set(key, body);
+    this.bytes += body.length;
+    for (const [oldest, old] of this.files) {
+      if (this.bytes <= this.maxBytes) break;
+      this.files.delete(oldest);
+      this.bytes -= old.length;
+    }
   }
 }

@@ -5,7 +5,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import type { APIResponse, Page, Request, Route } from 'playwright-core';
 import { SitemirrorError, messageOf } from './errors.js';
 import { parseContentType } from './fetch.js';
-import { LOADED, MAY_LOAD_ON_SCROLL, PAGE_HEIGHT, SCROLL_THROUGH, SNAPSHOT, WAIT_FOR_IMAGES } from './inpage.js';
+import { LOADED, MAY_LOAD_ON_SCROLL, PAGE_HEIGHT, SCROLL_THROUGH, SNAPSHOT, TIMERS_SETTLED, TIMER_HORIZON_MS, WAIT_FOR_IMAGES } from './inpage.js';
 import { NetworkActivity } from './netactivity.js';
 import type { CapturedResponse, RenderedPage, RenderJob, VisitLimits } from './rendertypes.js';
 
@@ -22,8 +22,12 @@ interface FetchedAnswer {
 /** The page or the whole browser died under the visit: render.ts replaces it and tries again. */
 export class BrowserGone extends Error {}
 
-// networkidle as Puppeteer defines it: no request for 500 ms; bounded, since analytics beacons never stop.
-const QUIET_MS = 500;
+// After load, the network must be quiet before the snapshot: networkidle as Puppeteer defines it (no request for
+// 500 ms) at the longest, bounded, since analytics beacons never stop. A page with no short timeout pending (see
+// TIMERS_SETTLED) has nothing scheduled to start a late request, and is done after SETTLE_QUIET_MS: the time a
+// response's handler takes to start the next request, with room for a busy machine.
+const QUIET_MS = TIMER_HORIZON_MS;
+const SETTLE_QUIET_MS = 100;
 const QUIET_MAX_MS = 5_000;
 const SCROLL_QUIET_MS = 250;
 const SCROLL_QUIET_MAX_MS = 2_000;
@@ -56,6 +60,10 @@ class Visit {
   private readonly capturing = new Map<Request, (response: CapturedResponse | undefined) => void>();
   private readonly navigations: string[] = [];
   private documentServed = false;
+  /** The page still shows the previous visit's document (the pool reuses pages without blanking them). */
+  private readonly reused: boolean;
+  /** The visit ended with a settled page, so the next visit may navigate from it directly. */
+  private clean = false;
   private collected = false;
   private ended = false;
   private crashed = false;
@@ -71,6 +79,7 @@ class Visit {
     private readonly routeRequests: RouteRequests,
   ) {
     this.url = job.document.finalUrl;
+    this.reused = page.url() !== 'about:blank';
     this.deadline = performance.now() + limits.timeoutMs;
     this.gone = new Promise<never>((_, reject) => (this.markGone = reject));
     this.gone.catch(() => undefined);
@@ -100,7 +109,9 @@ class Visit {
     }, this.limits.timeoutMs + Math.min(SNAPSHOT_GRACE_MS, this.limits.timeoutMs));
     this.routeRequests(page, (route) => this.route(route));
     try {
-      return await this.render();
+      const rendered = await this.render();
+      this.clean = rendered.incomplete === undefined;
+      return rendered;
     } catch (error) {
       throw this.classify(error);
     } finally {
@@ -112,7 +123,7 @@ class Visit {
       for (const request of [...this.capturing.keys()]) this.tell(request, undefined);
       page.off('crash', onCrash).off('close', onClose);
       this.routeRequests(page, undefined);
-      await this.cleanUp();
+      if (!this.clean) await this.cleanUp();
     }
   }
 
@@ -128,7 +139,7 @@ class Visit {
     const seconds = this.limits.timeoutMs / 1000;
     let incomplete = loaded ? undefined : `it did not finish loading within the render timeout (${seconds} s)`;
     if (loaded) {
-      await this.step(this.network.waitForQuiet(QUIET_MS, Math.min(QUIET_MAX_MS, this.remaining())));
+      await this.settle();
       if (!(await this.scroll())) incomplete = `the render timeout (${seconds} s) ended its scrolling before the page's end`;
       if (this.remaining() > 1) await this.step(page.evaluate(WAIT_FOR_IMAGES(Math.min(IMAGE_WAIT_MAX_MS, this.remaining()))));
     }
@@ -140,6 +151,26 @@ class Visit {
       navigations: this.navigations,
       incomplete,
     };
+  }
+
+  /**
+   * Waits after load until the network is quiet: SETTLE_QUIET_MS without a request when the page has no short timeout
+   * pending, else until its timeouts ran and the network is quiet again, or QUIET_MS without a request (Puppeteer's
+   * networkidle, which this never outlasts), at most QUIET_MAX_MS.
+   */
+  private async settle(): Promise<void> {
+    const giveUpAt = performance.now() + Math.min(QUIET_MAX_MS, this.remaining());
+    let since = 0;
+    for (;;) {
+      if (!(await this.step(this.network.waitForQuiet(SETTLE_QUIET_MS, giveUpAt - performance.now(), since)))) return;
+      const quietMs = this.network.quietForMs();
+      if (quietMs >= QUIET_MS) return;
+      const changes = this.network.changes;
+      const timersRan = await this.step(this.page.evaluate(TIMERS_SETTLED(Math.ceil(QUIET_MS - quietMs))) as Promise<boolean>);
+      if (!timersRan && this.network.changes === changes) return;
+      // A timer that just ran may have started a request the browser has not reported yet.
+      since = performance.now();
+    }
   }
 
   /**
@@ -172,6 +203,8 @@ class Visit {
       const url = request.url();
       if (!/^https?:/i.test(url)) return await route.continue();
       if (request.isNavigationRequest() && request.frame().parentFrame() === null) {
+        // The previous document of a reused page may still navigate or load until ours replaces it: not this page's.
+        if (!this.documentServed && this.reused && !sameDocumentUrl(url, this.url)) return await route.abort('aborted');
         if (!this.documentServed) {
           this.documentServed = true;
           const { status, headers, body } = this.job.document;
@@ -180,6 +213,7 @@ class Visit {
         this.navigations.push(url);
         return await route.abort('aborted');
       }
+      if (!this.documentServed) return await route.abort('aborted');
       const decision = await this.job.decide({ url, method: request.method(), resourceType: request.resourceType() });
       if (this.ended) return await route.abort();
       if (decision.action === 'abort') return await route.abort('blockedbyclient');
@@ -278,7 +312,11 @@ class Visit {
     return arrived.filter((value): value is CapturedResponse => value !== undefined);
   }
 
-  /** Leaves the page blank for its next visit; a page that will not go blank is closed (the pool drops it). */
+  /**
+   * Leaves a page that did not settle blank for its next visit; a page that will not go blank is closed (the pool drops
+   * it). A settled page is left as it is: the next visit's navigation replaces it, and a navigation saved here is one
+   * less per page.
+   */
   private async cleanUp(): Promise<void> {
     if (this.page.isClosed()) return;
     try {
@@ -317,6 +355,24 @@ async function within<T>(promise: Promise<T>, ms: number, fallback: T): Promise<
   } finally {
     clearTimeout(timer);
   }
+}
+
+/** Whether two URLs name the same document: the browser's serialisation may differ from ours in escapes and fragment. */
+function sameDocumentUrl(a: string, b: string): boolean {
+  const comparable = (url: string): string => {
+    let href: string;
+    try {
+      href = new URL(url).href.replace(/#.*$/, '');
+    } catch {
+      return url;
+    }
+    try {
+      return decodeURI(href);
+    } catch {
+      return href; // a lone % escape
+    }
+  };
+  return comparable(a) === comparable(b);
 }
 
 function isCapturedStatus(status: number): boolean {

@@ -19,9 +19,16 @@ function policyFor(records: Partial<UrlRecord>[] = []) {
   const robots: RobotsPolicy = { isAllowed: (url) => !url.includes('/private/'), crawlDelayMs: undefined, sitemaps: [], source: 'rules' };
   const files: Record<string, string> = { 'site.test/logo.png': 'PNG', 'site.test/a.css': 'rewritten css' };
   const raw: Record<string, string> = { 'css-hash': 'body { background: url(/bg.png) }' };
+  const reads: string[] = [];
   const store = {
-    read: async (path: string) => Buffer.from(files[path] ?? ''),
-    readRaw: async (hash: string) => Buffer.from(raw[hash] ?? ''),
+    read: async (path: string) => {
+      reads.push(path);
+      return Buffer.from(files[path] ?? '');
+    },
+    readRaw: async (hash: string) => {
+      reads.push(hash);
+      return Buffer.from(raw[hash] ?? '');
+    },
   } as unknown as MirrorStore;
   const robotsAsked: string[] = [];
   const policy = new RenderRequestPolicy({
@@ -35,7 +42,7 @@ function policyFor(records: Partial<UrlRecord>[] = []) {
     limiter: new HostLimiter({ perHost: 2, delayMs: 0 }),
     headers: { authorization: 'Bearer site-only' },
   });
-  return { policy, robotsAsked };
+  return { policy, robotsAsked, reads };
 }
 
 const get = (url: string, resourceType = 'image'): RenderRequest => ({ url, method: 'GET', resourceType });
@@ -85,6 +92,19 @@ describe('RenderRequestPolicy', () => {
     const css = (await policy.decide(get(`${SITE}/a.css`, 'stylesheet'))) as Extract<RequestDecision, { action: 'fulfil' }>;
     assert.equal(css.headers['content-type'], 'text/css; charset=utf-8');
     assert.equal(css.body.toString(), 'body { background: url(/bg.png) }', 'the stylesheet before its links were rewritten');
+  });
+
+  it('reads a file the mirror holds once for all the pages that load it, and again when an update changed it', async () => {
+    const logo = done(`${SITE}/logo.png`, { content_type: 'image/png', local_path: 'site.test/logo.png', file_sha256: 'v1' });
+    const { policy, reads } = policyFor([logo, done(`${SITE}/a.css`, { content_type: 'text/css', local_path: 'site.test/a.css', sha256: 'css-hash' })]);
+    for (let page = 0; page < 3; page++) {
+      assert.deepEqual(((await policy.decide(get(`${SITE}/logo.png`))) as { body: Buffer }).body, Buffer.from('PNG'));
+      assert.equal(((await policy.decide(get(`${SITE}/a.css`, 'stylesheet'))) as { body: Buffer }).body.toString(), 'body { background: url(/bg.png) }');
+    }
+    assert.deepEqual(reads, ['site.test/logo.png', 'css-hash']);
+    logo.file_sha256 = 'v2';
+    await policy.decide(get(`${SITE}/logo.png`));
+    assert.deepEqual(reads, ['site.test/logo.png', 'css-hash', 'site.test/logo.png']);
   });
 
   it('does not serve HTML, a failed or a queued URL from the mirror', async () => {

@@ -1,0 +1,106 @@
+// Rendering within the crawl: which fetched pages go to the browser, and what becomes of a render. The snapshot
+// replaces the fetched body, what the page loaded joins the mirror as its requisites (no second download), and
+// where its scripts tried to go joins the frontier. The browser itself is in render.ts and visit.ts.
+import type { CrawlOptions } from './config.js';
+import { isHtmlType, withoutScripts } from './documents.js';
+import { messageOf } from './errors.js';
+import type { Frontier } from './frontier.js';
+import { effectiveMediaType } from './mediatype.js';
+import { startRenderer, type ArchivedExchange, type CapturedResponse, type PageRenderer, type RenderedPage } from './render.js';
+import { RenderRequestPolicy, type RenderRequestContext } from './renderrequests.js';
+import type { UrlRecord } from './state.js';
+import type { ExpectedType, PageSource } from './types.js';
+
+/** What the crawl lends to rendering. */
+export interface RenderingCrawl extends RenderRequestContext {
+  frontier: Frontier;
+  say: { info(message: string): void; warn(message: string): void };
+  /** Aborted when the crawl stops: a render in progress ends at once. */
+  signal: AbortSignal;
+  /**
+   * Stores a response the browser loaded under the record this page claimed for it, as if fetched (a 4xx is
+   * recorded as failed); throws only what stops the whole run. The claim is released afterwards.
+   */
+  keepResponse(record: UrlRecord, response: CapturedResponse): Promise<void>;
+  /** --warc: told every exchange the browser had with the network, as it arrived. */
+  archive?: (exchange: ArchivedExchange) => Promise<void>;
+}
+
+export class PageRendering {
+  private constructor(
+    private readonly renderer: PageRenderer,
+    private readonly requests: RenderRequestPolicy,
+    private readonly crawl: RenderingCrawl,
+    private readonly keepScripts: boolean,
+  ) {}
+
+  /** Starts the browser as --render asks; undefined when pages are not rendered (see startRenderer). */
+  static async start(options: CrawlOptions, crawl: RenderingCrawl): Promise<PageRendering | undefined> {
+    const renderer = await startRenderer(options, crawl.say);
+    return renderer && new PageRendering(renderer, new RenderRequestPolicy(crawl), crawl, options.keepScripts);
+  }
+
+  /** A page is rendered when it was expected to be HTML and the server answered 200 with HTML. */
+  static isRenderable(record: UrlRecord, source: PageSource): boolean {
+    return record.expected === 'html' && source.status === 200 && effectiveMediaType(source.contentType, source.body, source.finalUrl) === 'text/html';
+  }
+
+  /**
+   * The page rendered in the browser: its DOM, without scripts unless --keep-scripts. What the page loaded joins the
+   * mirror first, so the DOM's links find those files. A page the browser cannot render is kept as fetched;
+   * undefined when the crawl stopped meanwhile.
+   */
+  async render(record: UrlRecord, source: PageSource): Promise<PageSource | undefined> {
+    const { say, signal, frontier } = this.crawl;
+    let rendered: RenderedPage;
+    try {
+      rendered = await this.renderer.render({ document: source, decide: this.requests.decide, signal, archive: this.crawl.archive });
+    } catch (error) {
+      if (signal.aborted) return undefined;
+      say.warn(`${record.url} is saved as the server sent it, not rendered: ${messageOf(error)}`);
+      return source;
+    }
+    if (rendered.incomplete) say.warn(`${record.url} is saved as it stood: ${rendered.incomplete}`);
+    try {
+      await this.keepCaptured(record, rendered.captured);
+    } finally {
+      this.requests.stored(rendered.captured);
+    }
+    // A script or meta refresh that moved the page elsewhere was stopped; where it led is a link like any other.
+    for (const url of rendered.navigations) await frontier.offer(url, 'page', 'html', { id: record.id, depth: record.depth });
+    return this.keepScripts ? rendered.source : { ...rendered.source, body: withoutScripts(rendered.source.body) };
+  }
+
+  close(): Promise<void> {
+    return this.renderer.close();
+  }
+
+  /**
+   * Responses the browser loaded are requisites of the page, kept with the bytes the browser got instead of a second
+   * download. All are claimed before any is stored, so no other worker fetches one meanwhile.
+   */
+  private async keepCaptured(page: UrlRecord, captured: CapturedResponse[]): Promise<void> {
+    const { frontier, scope } = this.crawl;
+    const parent = { id: page.id, depth: page.depth };
+    const claimed: { record: UrlRecord; response: CapturedResponse }[] = [];
+    for (const response of captured) {
+      // A redirect target the browser followed passes the same scope and robots checks as a link.
+      if (scope.requisiteSkipReason(response.url) !== null) continue;
+      if (!(await this.crawl.robotsPolicy(response.url)).isAllowed(response.url)) continue;
+      // A new URL is claimed in the same step as it is added (`true`), so no other worker takes it meanwhile.
+      const admission = await frontier.offer(response.url, 'requisite', expectedTypeOf(response.contentType), parent, true);
+      if ('record' in admission && (admission.claimed || (await frontier.claim(admission.record.id)))) claimed.push({ record: admission.record, response });
+    }
+    for (const { record, response } of claimed) {
+      try {
+        await this.crawl.keepResponse(record, response);
+      } finally {
+        await frontier.release(record.id);
+      }
+    }
+  }
+}
+
+function expectedTypeOf(contentType: string): ExpectedType {
+  return isHtmlType(contentType) ? 'html' : contentType === 'text/css' ? 'css' : 'other';
+}
