@@ -1,5 +1,6 @@
 // The crawl: take a URL from the frontier, check robots, fetch, extract, rewrite, store, record. Orchestration only.
 import { join, resolve } from 'node:path';
+import pLimit, { type LimitFunction } from 'p-limit';
 import { optionDifference, parseStoredOptions, type CrawlOptions } from './config.js';
 import { isHtmlType, openDocument } from './documents.js';
 import { HttpStatusError, SitemirrorError, errorCodeOf, messageOf } from './errors.js';
@@ -45,12 +46,20 @@ export async function crawl({ options, reporter, signal, update }: CrawlRun): Pr
   }
 }
 
+/**
+ * Workers per request slot: while one worker parses and writes what it fetched, another's request is already on the
+ * wire, so a latency-bound crawl keeps all --concurrency connections busy instead of idling them during processing.
+ */
+const WORKERS_PER_REQUEST = 2;
+
 class Crawler {
   private readonly store: MirrorStore;
   private readonly scope: Scope;
   private readonly frontier: Frontier;
   private readonly fetcher: HttpFetcher;
   private readonly limiter: HostGate;
+  /** --concurrency: requests in flight at once, whatever the number of workers. */
+  private readonly requestSlots: LimitFunction;
   private readonly robots: RobotsCache;
   private readonly links: LinkSettler;
   private readonly failed: FailedUrl[] = [];
@@ -98,6 +107,7 @@ class Crawler {
     });
     // On a shared state the per-host limit and delay hold across every worker.
     this.limiter = this.state.hostGate({ perHost: options.perHost, delayMs: options.delayMs });
+    this.requestSlots = pLimit(options.concurrency);
     this.robots = new RobotsCache({
       userAgent: options.userAgent,
       get: (url) => {
@@ -158,7 +168,7 @@ class Crawler {
     const deadline = Number.isFinite(this.options.maxRunMs)
       ? setTimeout(() => this.stopAtLimit(`the --max-time limit of ${this.options.maxRunMs / 1000}s was reached`), this.options.maxRunMs)
       : undefined;
-    const workers = Array.from({ length: this.options.concurrency }, () => this.work());
+    const workers = Array.from({ length: this.options.concurrency * WORKERS_PER_REQUEST }, () => this.work());
     await Promise.all(workers);
     clearTimeout(deadline);
     signal?.removeEventListener('abort', onAbort);
@@ -366,10 +376,12 @@ class Crawler {
     try {
       const source = await withRetries(
         () =>
-          this.limiter.run(hostKey(item.url), () => {
-            this.traffic.requests++;
-            return this.archived(item.url, headers, this.fetcher.fetch(item.url, { headers, followRedirects: false, signal: this.halt.signal }));
-          }),
+          this.requestSlots(() =>
+            this.limiter.run(hostKey(item.url), () => {
+              this.traffic.requests++;
+              return this.archived(item.url, headers, this.fetcher.fetch(item.url, { headers, followRedirects: false, signal: this.halt.signal }));
+            }),
+          ),
         {
           signal: this.halt.signal,
           retries: this.options.retries,
@@ -421,6 +433,9 @@ class Crawler {
 
   /** Extracts, enqueues, rewrites and stores one fetched body under its URL's record. */
   private async process(record: UrlRecord, source: PageSource): Promise<void> {
+    // The state answers without I/O, so the whole of process() would otherwise run as one chain of microtasks and
+    // hold back the requests other workers are starting: let pending I/O go first.
+    await yieldToIo();
     const mediaType = effectiveMediaType(source.contentType, source.body, source.finalUrl);
     const bodyHash = sha256(source.body);
     const isPage = isHtmlType(mediaType);
@@ -462,6 +477,7 @@ class Crawler {
         if (reference.kind === 'page' && (document.nofollow || source.status >= 400)) continue;
         await this.frontier.offer(reference.url, reference.kind, reference.expected, parent);
       }
+      await yieldToIo();
       bytes = await this.links.render(record.id, path, document.references, document.render.bind(document));
       await this.store.keepRaw(source.body, bodyHash);
     }
@@ -595,6 +611,11 @@ function runFailureOf(error: unknown): string | undefined {
   const code = (error as { code?: unknown } | null)?.code;
   if (typeof code !== 'string' || !/^SQLITE_(FULL|IOERR|READONLY|CANTOPEN)/.test(code)) return undefined;
   return `cannot write the crawl state (${STATE_DIR}/state.db): ${code === 'SQLITE_FULL' ? 'the disk is full' : messageOf(error)}`;
+}
+
+/** Lets pending I/O callbacks (responses arriving, requests being written) run before more CPU work. */
+function yieldToIo(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
 }
 
 function robotsUnavailable(url: string): SitemirrorError {
