@@ -186,6 +186,10 @@ export class HttpFetcher {
       throw tooLarge(url, maxBytes, `declares ${declared} bytes`);
     }
     const idle = guardTimer(readTimeoutMs, () => controller.abort(timeoutError(`${url} sent nothing for ${readTimeoutMs} ms mid-body`)));
+    if (codings.length === 0) {
+      const body = await this.#readPlain(response, url, idle);
+      return this.#options.keepWireBody ? { body, wireBody: body } : { body };
+    }
     response.body.on('data', () => idle.refresh());
     const wireChunks: Buffer[] = [];
     if (this.#options.keepWireBody && codings.length > 0) response.body.on('data', (chunk: Buffer) => wireChunks.push(chunk));
@@ -208,6 +212,28 @@ export class HttpFetcher {
     const body = Buffer.concat(chunks, size);
     if (!this.#options.keepWireBody) return { body };
     return { body, wireBody: codings.length > 0 ? Buffer.concat(wireChunks) : body };
+  }
+
+  /** An unencoded body (most of them): read straight into memory, without a stream pipeline; wire and payload are one. */
+  async #readPlain(response: Dispatcher.ResponseData, url: string, idle: NodeJS.Timeout): Promise<Buffer> {
+    const { maxBytes } = this.#options;
+    const chunks: Buffer[] = [];
+    let size = 0;
+    try {
+      for await (const chunk of response.body as AsyncIterable<Buffer>) {
+        idle.refresh();
+        size += chunk.length;
+        if (size > maxBytes) {
+          // Destroying the undici body closes the connection: nothing more is read.
+          response.body.destroy();
+          throw tooLarge(url, maxBytes, 'is larger');
+        }
+        chunks.push(chunk);
+      }
+    } finally {
+      clearTimeout(idle);
+    }
+    return Buffer.concat(chunks, size);
   }
 
   /** The request headers a fetch of url without redirects sends (for --warc's request records). */

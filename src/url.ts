@@ -49,6 +49,23 @@ export const DEFAULT_STRIP_PARAMS = ['jsessionid', 'phpsessid', 'sid', 'sessioni
  * Throws a TypeError on an unparsable URL.
  */
 export function normalizeUrl(input: string, query?: QueryRules): string {
+  // A page's links are normalised where they are offered and again where they are rewritten; URL parsing is the
+  // cost, so recent answers are remembered (per rules object: the rules are fixed for a run).
+  let recent = RECENT.get(query ?? NO_RULES);
+  if (recent === undefined) RECENT.set(query ?? NO_RULES, (recent = new Map()));
+  const known = recent.get(input);
+  if (known !== undefined) return known;
+  const normalized = normalizeUncached(input, query);
+  if (recent.size >= RECENT_SIZE) recent.clear();
+  recent.set(input, normalized);
+  return normalized;
+}
+
+const NO_RULES: QueryRules = { sortParams: false, stripParams: [] };
+const RECENT = new WeakMap<QueryRules, Map<string, string>>();
+const RECENT_SIZE = 4096;
+
+function normalizeUncached(input: string, query?: QueryRules): string {
   const url = new URL(input);
   url.hash = '';
   url.pathname = normalizePercentEncoding(url.pathname);
