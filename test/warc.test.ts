@@ -7,27 +7,9 @@ import { spawn } from 'node:child_process';
 import { appendFileSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
-import { WARCParser, type WARCRecord } from 'warcio';
 import { redirect, serve, startServer, type FixtureServer } from './support/server.ts';
-import { originBytes } from './support/archive.ts';
+import { originBytes, readWarcBytes, responsesFor, type ReadRecord } from './support/archive.ts';
 import { BIN, runCli, tempDir, type CliResult } from './support/cli.ts';
-
-interface ReadRecord {
-  file: string;
-  type: string;
-  id: string;
-  uri: string | undefined;
-  date: string | undefined;
-  concurrentTo: string | undefined;
-  payloadDigest: string | undefined;
-  status: number | undefined;
-  headers: Map<string, string>;
-  payload: Buffer;
-  raw: WARCRecord;
-  /** Where the record's gzip member lies in its file, as warcio's parser reports it (what a CDX index stores). */
-  offset: number;
-  length: number;
-}
 
 interface Archived {
   server: FixtureServer;
@@ -63,34 +45,9 @@ async function archive(args: string[] = []): Promise<Archived> {
   return { server, result, dir, crawlRequests: server.requests.length, files, records };
 }
 
-async function readWarc(path: string, file: string): Promise<ReadRecord[]> {
-  const records: ReadRecord[] = [];
-  const parser = new WARCParser([readFileSync(path)]);
-  for await (const record of parser) {
-    const headers = new Map<string, string>();
-    for (const [name, value] of record.httpHeaders?.headers ?? []) headers.set(name.toLowerCase(), value);
-    const status = record.warcType === 'response' ? Number(record.httpHeaders?.statusCode) : undefined;
-    records.push({
-      file,
-      type: record.warcType,
-      id: record.warcHeader('WARC-Record-ID') ?? '',
-      uri: record.warcTargetURI ?? undefined,
-      date: record.warcDate ?? undefined,
-      concurrentTo: record.warcHeader('WARC-Concurrent-To') ?? undefined,
-      payloadDigest: record.warcPayloadDigest ?? undefined,
-      status,
-      headers,
-      payload: Buffer.from(await record.readFully(false)),
-      raw: record,
-      offset: parser.offset,
-      length: parser.recordLength,
-    });
-  }
-  return records;
-}
-
-function responsesFor(records: ReadRecord[], url: string): ReadRecord[] {
-  return records.filter((record) => record.type === 'response' && record.uri === url);
+/** The records of one WARC file, read back with warcio's parser. */
+function readWarc(path: string, file: string): Promise<ReadRecord[]> {
+  return readWarcBytes(readFileSync(path), file);
 }
 
 describe('--warc: every response archived as WARC 1.1', () => {

@@ -11,11 +11,13 @@ export interface ReadRecord {
   id: string;
   uri: string | undefined;
   date: string | undefined;
+  concurrentTo: string | undefined;
   payloadDigest: string | undefined;
   status: number | undefined;
   headers: Map<string, string>;
   payload: Buffer;
   raw: WARCRecord;
+  /** Where the record's gzip member lies in its file, as warcio's parser reports it (what a CDX index stores). */
   offset: number;
   length: number;
 }
@@ -33,6 +35,7 @@ export async function readWarcBytes(bytes: Buffer, file: string): Promise<ReadRe
       id: record.warcHeader('WARC-Record-ID') ?? '',
       uri: record.warcTargetURI ?? undefined,
       date: record.warcDate ?? undefined,
+      concurrentTo: record.warcHeader('WARC-Concurrent-To') ?? undefined,
       payloadDigest: record.warcPayloadDigest ?? undefined,
       status,
       headers,
