@@ -292,15 +292,20 @@ class Crawler {
       if (robots.source === 'unreachable') return this.fail(item.id, item.url, robotsUnavailable(item.url));
       return this.skip(item.id, item.url, 'robots');
     }
-    const source = await this.fetch(item);
+    // Read once: nothing else writes this URL's record while this worker holds it, until a render stores captures.
+    const record = (await this.state.getById(item.id))!;
+    const source = await this.fetch(item, record);
     if (source === undefined) return;
     if (source.status === 304) return this.keepUnchanged(item.id);
     const hop = source.redirectChain[0];
     if (hop !== undefined) return this.followRedirect(item, hop.status, hop.location);
-    const record = (await this.state.getById(item.id))!;
-    const page = this.rendering && PageRendering.isRenderable(record, source) ? await this.rendering.render(record, source) : source;
-    if (page === undefined) return; // the crawl stopped mid-render: the URL stays queued
-    await this.process((await this.state.getById(item.id))!, page);
+    if (this.rendering && PageRendering.isRenderable(record, source)) {
+      const page = await this.rendering.render(record, source);
+      if (page === undefined) return; // the crawl stopped mid-render: the URL stays queued
+      await this.process((await this.state.getById(item.id))!, page);
+    } else {
+      await this.process(record, source);
+    }
     if (source.status >= 400) await this.recordErrorPage(item.id, item.url, source.status);
   }
 
@@ -369,8 +374,7 @@ class Crawler {
     return policy;
   }
 
-  private async fetch(item: FrontierItem): Promise<PageSource | undefined> {
-    const record = (await this.state.getById(item.id))!;
+  private async fetch(item: FrontierItem, record: UrlRecord): Promise<PageSource | undefined> {
     const referer = record.found_from ? (await this.state.getById(record.found_from))?.url : undefined;
     const headers = { ...(referer ? { referer } : {}), ...(this.updating ? conditionalHeaders(record) : {}) };
     try {
