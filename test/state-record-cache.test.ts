@@ -1,0 +1,72 @@
+// The SQLite backend's record cache: bounded, least recently used out first, and never out of step with the table.
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { RecordCache } from '../src/state-record-cache.ts';
+import { openState, type NewUrl, type UrlRecord } from '../src/state.ts';
+
+function record(id: number): UrlRecord {
+  return {
+    id, url: `http://h.test/${id}`, kind: 'page', expected: 'html', depth: 0, found_from: null, state: 'queued', skip_reason: null,
+    http_status: null, content_type: null, charset: null, etag: null, last_modified: null, sha256: null, file_sha256: null, bytes: null,
+    local_path: null, own_path: null, expected_path: `h.test/${id}.html`, redirect_to: null, error_code: null, error_message: null,
+    fetched_at: null, title: null,
+  };
+}
+
+describe('RecordCache', () => {
+  it('holds at most its capacity and drops the least recently used record first', () => {
+    const cache = new RecordCache(3);
+    for (const id of [1, 2, 3]) cache.put(record(id));
+    cache.get('http://h.test/1');
+    cache.put(record(4));
+    assert.equal(cache.size, 3);
+    assert.equal(cache.get('http://h.test/2'), undefined);
+    assert.equal(cache.getById(2), undefined);
+    assert.equal(cache.getById(1)?.id, 1);
+    assert.equal(cache.get('http://h.test/4')?.id, 4);
+  });
+
+  it('replaces a patched record, so a record handed out earlier stays as it was', () => {
+    const cache = new RecordCache(3);
+    const before = cache.put(record(1));
+    cache.patch(1, { state: 'done', local_path: 'h.test/1.html' });
+    assert.equal(before.state, 'queued');
+    assert.deepEqual([cache.getById(1)?.state, cache.getById(1)?.local_path], ['done', 'h.test/1.html']);
+    cache.patch(9, { state: 'done' });
+    assert.equal(cache.getById(9), undefined);
+  });
+});
+
+describe('SQLite state with its record cache', () => {
+  const entry = (path: string): NewUrl => ({ url: `http://h.test/${path}`, kind: 'page', expected: 'html', depth: 1, foundFrom: null, expectedPath: `h.test/${path}.html` });
+
+  it('answers every read exactly as the table holds the row, after inserts, skips, updates and bulk changes', async () => {
+    const outputDir = mkdtempSync(join(tmpdir(), 'record-cache-'));
+    const state = await openState({ outputDir, purpose: 'crawl', seed: 'http://h.test/' });
+    const a = (await state.enqueue(entry('a'), Infinity)) as number;
+    await state.recordSkip(entry('b'), 'depth');
+    await state.update(a, { state: 'failed', error_code: 'NETWORK', error_message: 'reset', http_status: null });
+    const failed = await state.get(entry('a').url);
+    await state.requeueTransientFailures();
+    const b = (await state.get(entry('b').url))!;
+    await state.requeue(b.id, 0, 'requisite');
+    assert.equal(failed?.state, 'failed', 'a record read before a change keeps its values');
+    assert.equal((await state.get(entry('a').url))?.state, 'queued', 'the bulk requeue of transient failures is seen');
+    const requeued = (await state.getById(b.id))!;
+    assert.deepEqual([requeued.state, requeued.skip_reason, requeued.kind, requeued.depth], ['queued', null, 'requisite', 0]);
+    assert.equal((await state.linkTargets([entry('a').url, 'http://h.test/none'])).size, 1);
+    const cached = [await state.get(entry('a').url), await state.get(entry('b').url)];
+    await state.close();
+    // A new connection reads the committed rows: each must equal what the cache answered, field for field.
+    const table = new Database(join(outputDir, '.sitemirror', 'state.db'), { readonly: true });
+    try {
+      for (const record of cached) assert.deepEqual(record, table.prepare('SELECT * FROM urls WHERE id = ?').get(record!.id));
+    } finally {
+      table.close();
+    }
+  });
+});
