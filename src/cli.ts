@@ -1,7 +1,6 @@
 // The command line: parses arguments, runs a command, returns the exit code. The only place that knows process.
 import { parseCrawlArgs, parseStoredOptions, VERSION, type CrawlOptions } from './config.js';
 import { readStoredOptionsJson } from './state.js';
-import { parseSchedule } from './schedule.js';
 import { crawl } from './crawler.js';
 import { SitemirrorError, UsageError, messageOf } from './errors.js';
 import { Reporter } from './report.js';
@@ -30,7 +29,8 @@ async function updateCommand(args: string[], io: Io): Promise<number> {
     quiet: { type: 'boolean', short: 'q' },
     state: { type: 'string' },
   });
-  const schedule = typeof values.every === 'string' ? parseSchedule(values.every) : undefined;
+  // croner is loaded only for a scheduled update.
+  const schedule = typeof values.every === 'string' ? (await import('./schedule.js')).parseSchedule(values.every) : undefined;
   const stateUrl = stateUrlOf(values.state);
   const stored = parseStoredOptions(await readStoredOptionsJson(dir, stateUrl));
   const options: CrawlOptions = { ...stored, outputDir: dir, json: values.json === true, quiet: values.quiet === true, stateUrl };

@@ -7,6 +7,9 @@ import { dirname, join, resolve, sep } from 'node:path';
 import { SitemirrorError } from './errors.js';
 
 export const STATE_DIR = '.sitemirror';
+/** Inside the state folder: the WARC files of every run (--warc) and their WACZ package (--wacz). */
+export const WARC_DIR = 'warc';
+export const WACZ_FILE = 'archive.wacz';
 /**
  * Files up to this size are written synchronously: a 40 KB write to the page cache blocks the event loop for about
  * 0.1 ms, less than the promise round trips through the thread pool cost in CPU. Larger files stay asynchronous.

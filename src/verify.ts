@@ -7,9 +7,7 @@ import { parseStylesheet } from './css.js';
 import { SitemirrorError } from './errors.js';
 import { parseHtml } from './html.js';
 import { openState, recordedStateUrl } from './state.js';
-import { STATE_DIR, sha256 } from './store.js';
-import { verifyWacz } from './archive-verify.js';
-import { WACZ_FILE } from './wacz.js';
+import { STATE_DIR, WACZ_FILE, sha256 } from './store.js';
 
 export interface VerifyProblem {
   kind: 'missing-file' | 'hash-mismatch' | 'broken-link' | 'archive';
@@ -74,6 +72,7 @@ async function verifyArchive(root: string, expected: boolean, problems: VerifyPr
     if (expected) problems.push({ kind: 'missing-file', path, detail: 'the mirror was made with --wacz but holds no WACZ' });
     return undefined;
   }
+  const { verifyWacz } = await import('./archive-verify.js');
   const check = await verifyWacz(join(root, path));
   for (const problem of check.problems) problems.push({ kind: 'archive', path: `${path}${problem.entry ? `:${problem.entry}` : ''}`, detail: problem.detail });
   return { path, filesChecked: check.filesChecked, indexLinesChecked: check.indexLinesChecked };

@@ -12,7 +12,7 @@ import { SitemirrorError, messageOf } from './errors.js';
 import { listWarcFiles } from './archive-scan.js';
 
 /** Under the state folder, beside warc/: outside the browsable tree that link settlement rewrites and `serve` serves. */
-export const WACZ_FILE = 'archive.wacz';
+export { WACZ_FILE } from './store.js';
 export const WACZ_VERSION = '1.1.1';
 export const INDEX_PATH = 'indexes/index.cdxj';
 export const PAGES_PATH = 'pages/pages.jsonl';

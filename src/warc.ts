@@ -9,7 +9,7 @@ import { loadEarlierCaptures, type EarlierCapture } from './archive-scan.js';
 import { SitemirrorError, messageOf } from './errors.js';
 
 /** Under the state folder, so `serve` never serves them and link settlement never rewrites them. */
-export const WARC_DIR = 'warc';
+export { WARC_DIR } from './store.js';
 
 /** One HTTP exchange as the crawler saw it. Header names are lower-case; a repeated header arrives joined. */
 export interface WarcExchange {
