@@ -8,6 +8,7 @@
 // system CPU of the whole process tree, peak RSS). Each tool's mirror is mapped back to page indexes (a meta tag
 // the generator puts in every page), so the table says whether the tools mirrored the same pages.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -99,12 +100,17 @@ function availableTools(): Tool[] {
   return chosen.filter((tool) => versionOf(tool.binary) !== null);
 }
 
-async function runOnce(tool: Tool, url: string, out: string): Promise<{ measurement: Measurement; contents: Awaited<ReturnType<typeof readMirror>> }> {
-  await rm(out, { recursive: true, force: true });
+/**
+ * Each run writes into a folder of its own, and the folders are removed only when the bench ends: on an ext4
+ * without a journal (this VM's disk) the inodes of files deleted in the last minute are skipped one by one when new
+ * files are created, which added up to 4 s of system CPU to whichever tool ran after a deletion.
+ */
+let runCount = 0;
+async function runOnce(tool: Tool, url: string): Promise<{ measurement: Measurement; contents: Awaited<ReturnType<typeof readMirror>> }> {
+  const out = join(values.work!, 'mirrors', `${++runCount}-${tool.name.replace(/[^a-z0-9]+/gi, '-')}`);
   await mkdir(out, { recursive: true });
   const measurement = await measure(tool.command(url, out), { cwd: out, ...(tool.capped ? { timeoutS: HTTRACK_CAP_S } : {}) });
   const contents = await readMirror(out);
-  await rm(out, { recursive: true, force: true });
   return { measurement, contents };
 }
 
@@ -155,7 +161,7 @@ async function benchLatency(tools: Tool[], latencyMs: number, results: Map<strin
         // HTTrack runs once, capped; a run over a minute (wget 1.x at 50 ms is sequential) is its own median.
         const previous = results.get(tool.name)?.runs[0];
         if (round > 1 && (tool.capped || (previous && previous.wallS > 60))) continue;
-        const { measurement, contents } = await runOnce(tool, site.url, join(values.work!, 'mirror'));
+        const { measurement, contents } = await runOnce(tool, site.url);
         const row = results.get(tool.name) ?? { tool: tool.name, runs: [], pages: 0, files: 0, bytes: 0, missing: [] };
         row.runs.push(measurement);
         row.pages = contents.pages.size;
@@ -266,6 +272,13 @@ async function main(): Promise<void> {
     if (build.status !== 0) throw new Error('the build failed');
   }
   await mkdir(values.work!, { recursive: true });
+  // Leftovers of an interrupted bench: removed, then a minute for ext4 to stop skipping their inodes (see runOnce).
+  const leftovers = join(values.work!, 'mirrors');
+  if (existsSync(leftovers)) {
+    await rm(leftovers, { recursive: true, force: true });
+    console.log('removed the mirrors of an interrupted bench; waiting 60 s so their deletion does not slow the first runs');
+    await new Promise((resolve) => setTimeout(resolve, 60_000));
+  }
   const sitemirrorVersion = spawnSync(process.execPath, [BIN, '--version'], { encoding: 'utf8' }).stdout.trim();
   console.log(`sitemirror ${sitemirrorVersion} on Node ${process.version}; ${spawnSync('nproc', { encoding: 'utf8' }).stdout.trim()} CPUs`);
   if (values.scale) return benchScale();
@@ -278,6 +291,7 @@ async function main(): Promise<void> {
     await benchLatency(tools, latency, results);
   }
   checkTargets(byLatency);
+  await rm(leftovers, { recursive: true, force: true });
 }
 
 await main();

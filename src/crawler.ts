@@ -17,6 +17,7 @@ import type { PageSource, SkipReason } from './types.js';
 import { hostKey } from './url.js';
 import { MirrorUpdate, conditionalHeaders } from './update.js';
 import { LinkSettler } from './links.js';
+import { ProcessingTurns } from './turns.js';
 import type { ArchivedExchange, CapturedResponse } from './render.js';
 import { PageRendering } from './rendered.js';
 import { VERSION } from './config.js';
@@ -59,6 +60,8 @@ class Crawler {
   private readonly frontier: Frontier;
   private readonly fetcher: HttpFetcher;
   private readonly limiter: HostGate;
+  /** Page processing, one chunk per turn of the event loop. */
+  private readonly turns = new ProcessingTurns();
   /** --concurrency: requests in flight at once, whatever the number of workers. */
   private readonly requestSlots: LimitFunction;
   private readonly robots: RobotsCache;
@@ -440,8 +443,8 @@ class Crawler {
   /** Extracts, enqueues, rewrites and stores one fetched body under its URL's record. */
   private async process(record: UrlRecord, source: PageSource): Promise<void> {
     // The state answers without I/O, so the whole of process() would otherwise run as one chain of microtasks and
-    // hold back the requests other workers are starting: let pending I/O go first.
-    await yieldToIo();
+    // hold back the responses and requests of the other workers: it runs in chunks, each in a turn of its own.
+    await this.turns.next();
     const mediaType = effectiveMediaType(source.contentType, source.body, source.finalUrl);
     const bodyHash = sha256(source.body);
     const isPage = isHtmlType(mediaType);
@@ -477,14 +480,16 @@ class Crawler {
     );
     let bytes = source.body;
     if (document) {
+      await this.turns.next();
       const parent = { id: record.id, depth: record.depth };
       for (const reference of document.references) {
         // Links of a kept error page are not followed (a soft-404 can link on forever); its requisites are fetched.
         if (reference.kind === 'page' && (document.nofollow || source.status >= 400)) continue;
         await this.frontier.offer(reference.url, reference.kind, reference.expected, parent);
       }
-      await yieldToIo();
+      await this.turns.next();
       bytes = await this.links.render(record.id, path, document.references, document.render.bind(document));
+      await this.turns.next();
       await this.store.keepRaw(source.body, bodyHash);
     }
     const fileHash = await this.store.write(path, bytes);
@@ -622,10 +627,6 @@ function runFailureOf(error: unknown): string | undefined {
 }
 
 /** Lets pending I/O callbacks (responses arriving, requests being written) run before more CPU work. */
-function yieldToIo(): Promise<void> {
-  return new Promise((resolve) => setImmediate(resolve));
-}
-
 function robotsUnavailable(url: string): SitemirrorError {
   const host = new URL(url).host;
   return new SitemirrorError('ROBOTS_UNAVAILABLE', `not fetched: robots.txt of ${host} could not be read, so the whole host is treated as disallowed (RFC 9309 §2.3.1.4)`);

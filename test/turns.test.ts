@@ -1,0 +1,33 @@
+// Page processing in turns: I/O and timers that come due during one chunk run before the next chunk.
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { ProcessingTurns } from '../src/turns.ts';
+
+function busyFor(ms: number): void {
+  const until = performance.now() + ms;
+  while (performance.now() < until);
+}
+
+describe('ProcessingTurns', () => {
+  it('runs a timer that fell due during one chunk before the next chunk starts', async () => {
+    const turns = new ProcessingTurns();
+    const order: string[] = [];
+    const first = turns.next().then(() => {
+      order.push('chunk 1');
+      setTimeout(() => order.push('timer'), 1);
+      busyFor(5);
+    });
+    const second = turns.next().then(() => order.push('chunk 2'));
+    await Promise.all([first, second]);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    assert.deepEqual(order, ['chunk 1', 'timer', 'chunk 2']);
+  });
+
+  it('hands out turns in the order they were asked for, and again after the queue ran dry', async () => {
+    const turns = new ProcessingTurns();
+    const order: number[] = [];
+    await Promise.all([1, 2, 3].map((n) => turns.next().then(() => order.push(n))));
+    await turns.next().then(() => order.push(4));
+    assert.deepEqual(order, [1, 2, 3, 4]);
+  });
+});
