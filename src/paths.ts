@@ -34,6 +34,7 @@ const EXTENSION = /\.(?=[A-Za-z0-9]{0,9}[A-Za-z])[A-Za-z0-9]{1,10}$/;
 const DEVICE_NAME = /^(?:con|prn|aux|nul|com[0-9¹²³]|lpt[0-9¹²³]|conin\$|conout\$)(?=[. ]|$)/i;
 /** What an href may hold literally: RFC 3986 pchar minus `%`, and minus `'()&` so it is safe in CSS url() and attributes. */
 const HREF_SAFE = /^[A-Za-z0-9\-._~!$*+,;=:@]$/;
+const HREF_SAFE_SEGMENT = /^[A-Za-z0-9\-._~!$*+,;=:@]*$/;
 const UTF8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
 /**
@@ -218,6 +219,8 @@ function encodeUnsafe(text: string, unsafe: RegExp): string {
 }
 
 function encodeHrefSegment(segment: string): string {
+  // Most segments need no escape: one regular expression instead of one test per character.
+  if (HREF_SAFE_SEGMENT.test(segment)) return segment;
   let out = '';
   for (const char of segment) {
     out += HREF_SAFE.test(char) ? char : Array.from(Buffer.from(char, 'utf8'), escapeByte).join('');

@@ -61,6 +61,9 @@ export class MirrorStore {
   private filesRoot: string;
   private tmpDir: string;
   private readonly rawDir: string;
+  /** Temporary names: one random prefix per store and a counter (random bytes per file cost a syscall each). */
+  private readonly tempPrefix = randomBytes(6).toString('hex');
+  private tempCount = 0;
 
   constructor(root: string) {
     this.root = resolve(root);
@@ -125,7 +128,7 @@ export class MirrorStore {
   }
 
   private async writeAtomic(target: string, bytes: Buffer | string): Promise<void> {
-    const temporary = join(this.tmpDir, randomBytes(8).toString('hex'));
+    const temporary = join(this.tmpDir, `${this.tempPrefix}-${(++this.tempCount).toString(36)}`);
     try {
       if (bytes.length <= SYNC_WRITE_BYTES) {
         this.writeSmall(temporary, target, bytes);
