@@ -388,6 +388,7 @@ class Crawler {
           this.requestSlots(() =>
             this.limiter.run(hostKey(item.url), () => {
               this.traffic.requests++;
+              this.turns.requestStarted();
               return this.archived(item.url, headers, this.fetcher.fetch(item.url, { headers, followRedirects: false, signal: this.halt.signal }));
             }),
           ),

@@ -2,14 +2,17 @@
 
 /**
  * Workers processing pages yield here between chunks (parse, rewrite, write). Each waiting chunk runs in a turn of
- * the event loop of its own, in arrival order, so a response that arrives, or a request that undici writes once
- * its socket is free (it waits one setImmediate before reusing a connection), waits behind at most one chunk
- * rather than behind every worker's. With 5 connections at 50 ms, the time from a response to the next request on
- * its socket is what the README's performance section measures.
+ * the event loop of its own, in arrival order, so a response that arrives waits behind at most one chunk rather
+ * than behind every worker's. A request started on a kept-alive connection is written only in the next check
+ * phase (undici first lets the socket show any bytes or FIN the server sent unasked), where this runner's
+ * immediate, set in the previous turn, would come first: so after a request starts, the next chunk waits one more
+ * turn and the request goes out first.
  */
 export class ProcessingTurns {
   private readonly waiting: (() => void)[] = [];
   private scheduled = false;
+  /** A request started since the last chunk ran: its write waits in this turn's check phase. */
+  private requestWaiting = false;
 
   /** Resolves in a later turn of the event loop, after the I/O that is ready now. */
   next(): Promise<void> {
@@ -22,7 +25,18 @@ export class ProcessingTurns {
     });
   }
 
+  /** Tells the turns a request was just started, so its write goes before the next chunk. */
+  requestStarted(): void {
+    this.requestWaiting = true;
+  }
+
   private readonly runOne = (): void => {
+    if (this.requestWaiting) {
+      // Once per chunk, so chunks are never starved by a steady stream of requests.
+      this.requestWaiting = false;
+      setImmediate(this.runOne);
+      return;
+    }
     // The chunk runs in this callback's microtasks; an immediate set now runs in the next turn, after the poll phase.
     this.waiting.shift()!();
     if (this.waiting.length > 0) setImmediate(this.runOne);

@@ -23,6 +23,17 @@ describe('ProcessingTurns', () => {
     assert.deepEqual(order, ['chunk 1', 'timer', 'chunk 2']);
   });
 
+  it('lets a request started meanwhile be written before the next chunk (its write waits for the check phase)', async () => {
+    const turns = new ProcessingTurns();
+    const order: string[] = [];
+    const chunk = turns.next().then(() => order.push('chunk'));
+    turns.requestStarted();
+    // What undici does before writing on a kept-alive socket: an immediate, set after the runner's.
+    setImmediate(() => order.push('request written'));
+    await chunk;
+    assert.deepEqual(order, ['request written', 'chunk']);
+  });
+
   it('hands out turns in the order they were asked for, and again after the queue ran dry', async () => {
     const turns = new ProcessingTurns();
     const order: number[] = [];
