@@ -2,7 +2,7 @@
 import { Writable, Transform, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import zlib from 'node:zlib';
-import { Agent, request, type Dispatcher } from 'undici';
+import { Agent, request, type ResponseData } from './undici-client.js';
 import { HttpStatusError, SitemirrorError } from './errors.js';
 import type { PageSource, RedirectHop } from './types.js';
 
@@ -163,11 +163,11 @@ export class HttpFetcher {
     }
   }
 
-  async #send(url: URL, headers: Record<string, string>, controller: AbortController): Promise<Dispatcher.ResponseData> {
+  async #send(url: URL, headers: Record<string, string>, controller: AbortController): Promise<ResponseData> {
     const { readTimeoutMs } = this.#options;
     const timer = guardTimer(readTimeoutMs, () => controller.abort(timeoutError(`no response from ${url.href} within ${readTimeoutMs} ms`)));
     try {
-      return await request(url, { dispatcher: this.#agent, method: 'GET', headers, signal: controller.signal });
+      return await request(this.#agent, url, { method: 'GET', headers, signal: controller.signal });
     } finally {
       clearTimeout(timer);
     }
@@ -177,7 +177,7 @@ export class HttpFetcher {
    * Streams the body through its decoders into memory, never holding more than maxBytes of it decoded; with
    * keepWireBody, the bytes as they arrived too (the same Buffer when there was nothing to decode).
    */
-  async #readBody(response: Dispatcher.ResponseData, url: string, controller: AbortController): Promise<{ body: Buffer; wireBody?: Buffer }> {
+  async #readBody(response: ResponseData, url: string, controller: AbortController): Promise<{ body: Buffer; wireBody?: Buffer }> {
     const { maxBytes, readTimeoutMs } = this.#options;
     const codings = contentCodings(response.headers['content-encoding']);
     const declared = Number(response.headers['content-length']);
@@ -215,7 +215,7 @@ export class HttpFetcher {
   }
 
   /** An unencoded body (most of them): read straight into memory, without a stream pipeline; wire and payload are one. */
-  async #readPlain(response: Dispatcher.ResponseData, url: string, idle: NodeJS.Timeout): Promise<Buffer> {
+  async #readPlain(response: ResponseData, url: string, idle: NodeJS.Timeout): Promise<Buffer> {
     const { maxBytes } = this.#options;
     const chunks: Buffer[] = [];
     let size = 0;
