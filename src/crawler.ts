@@ -1,4 +1,5 @@
 // The crawl: take a URL from the frontier, check robots, fetch, extract, rewrite, store, record. Orchestration only.
+import { setMaxListeners } from 'node:events';
 import { join, resolve } from 'node:path';
 import pLimit, { type LimitFunction } from 'p-limit';
 import { optionDifference, parseStoredOptions, type CrawlOptions } from './config.js';
@@ -70,7 +71,7 @@ class Crawler {
   private readonly startedAt = Date.now();
   private stoppedBecause: string | undefined;
   /** Aborted when the crawl stops: downloads in flight and retry waits end at once, their URLs stay queued. */
-  private readonly halt = new AbortController();
+  private readonly halt = haltController();
   private interrupted = false;
   /** Redirects followed to reach a URL and the URL the chain started at, so an endless chain of fresh URLs still ends. */
   private readonly redirectHops = new Map<number, { hops: number; from: string }>();
@@ -628,6 +629,13 @@ function runFailureOf(error: unknown): string | undefined {
 }
 
 /** Lets pending I/O callbacks (responses arriving, requests being written) run before more CPU work. */
+/** Every fetch and render in flight listens to the halt signal: one or more per worker, often past Node's warning at 10. */
+function haltController(): AbortController {
+  const controller = new AbortController();
+  setMaxListeners(Infinity, controller.signal);
+  return controller;
+}
+
 function robotsUnavailable(url: string): SitemirrorError {
   const host = new URL(url).host;
   return new SitemirrorError('ROBOTS_UNAVAILABLE', `not fetched: robots.txt of ${host} could not be read, so the whole host is treated as disallowed (RFC 9309 §2.3.1.4)`);

@@ -41,6 +41,17 @@ describe('politeness', () => {
     assert.ok(existsSync(join(output, server.hostFolder, 'p11.html')));
   });
 
+  it('prints no listener-leak warning with more than ten requests in flight', async () => {
+    const site = countingSite(24, 40);
+    const server = await startServer({ routes: site.routes });
+    const output = await tempDir();
+    const result = await runCli(['crawl', `${server.origin}/`, '-o', output, '--concurrency', '12', '--per-host', '12', '--quiet']);
+    await server.close();
+    assert.equal(result.code, 0, result.stderr);
+    assert.ok(site.stats.peak > 10, `only ${site.stats.peak} requests were in flight at once`);
+    assert.doesNotMatch(result.stderr, /MaxListenersExceeded/);
+  });
+
   it('honours the robots.txt crawl-delay between requests to a host', async () => {
     const site = countingSite(3, 0);
     const server = await startServer({ routes: { ...site.routes, '/robots.txt': serve('User-agent: *\nCrawl-delay: 0.4\n', 'text/plain') } });
