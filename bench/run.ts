@@ -180,11 +180,20 @@ async function benchLatency(tools: Tool[], latencyMs: number, results: Map<strin
   }
 }
 
+/** The browser the render row uses, named in its line: Debian's headless shell (installed when missing), as discovery prefers. */
+function renderBrowser(): string | undefined {
+  const shell = '/usr/bin/chromium-headless-shell';
+  if (!existsSync(shell)) aptInstall(['chromium-headless-shell']);
+  return [shell, '/usr/bin/chromium'].find((path) => existsSync(path));
+}
+
 async function benchRender(url: string): Promise<void> {
+  const browser = renderBrowser();
   const out = join(values.work!, 'render');
   await rm(out, { recursive: true, force: true });
   await mkdir(out, { recursive: true });
-  const measurement = await measure([process.execPath, BIN, 'crawl', url, '-o', out, '-q', '--render', 'always', '--max-pages', String(RENDER_PAGES)], { cwd: out });
+  const browserArgs = browser === undefined ? [] : ['--browser', browser];
+  const measurement = await measure([process.execPath, BIN, 'crawl', url, '-o', out, '-q', '--render', 'always', '--max-pages', String(RENDER_PAGES), ...browserArgs], { cwd: out });
   if (measurement.exitCode === 2 && /render/i.test(measurement.stderrTail)) {
     console.log(`render mode: skipped, the CLI refuses --render always (${measurement.stderrTail.split('\n').pop()})`);
     return;
@@ -193,7 +202,7 @@ async function benchRender(url: string): Promise<void> {
   await rm(out, { recursive: true, force: true });
   const rate = contents.pages.size / measurement.wallS;
   console.log(
-    `render mode (--render always, --max-pages ${RENDER_PAGES}): ${contents.pages.size} pages in ${measurement.wallS.toFixed(2)} s = ${rate.toFixed(1)} pages/s, CPU ${measurement.cpuS.toFixed(2)} s, peak RSS ${measurement.peakRssMb.toFixed(0)} MB (largest process)` +
+    `render mode (--render always, --max-pages ${RENDER_PAGES}, ${browser ?? 'the browser discovery finds'}): ${contents.pages.size} pages in ${measurement.wallS.toFixed(2)} s = ${rate.toFixed(1)} pages/s, CPU ${measurement.cpuS.toFixed(2)} s, peak RSS ${measurement.peakRssMb.toFixed(0)} MB (largest process)` +
       `${measurement.exitCode === 0 ? '' : `, exit ${measurement.exitCode}`} — target ≥ 10 pages/s: ${rate >= 10 ? 'holds' : 'MISSED'}`,
   );
 }

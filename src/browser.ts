@@ -27,7 +27,7 @@ export const BROWSER_INSTALL_HINT =
 
 /**
  * The usual paths of Chromium and Chrome on a platform, in order of preference.
- *   systemBrowserPaths('linux')[0] ⇒ '/usr/bin/chromium'
+ *   systemBrowserPaths('linux')[0] ⇒ '/usr/bin/chromium-headless-shell'
  */
 export function systemBrowserPaths(platform: NodeJS.Platform): string[] {
   switch (platform) {
@@ -44,6 +44,9 @@ export function systemBrowserPaths(platform: NodeJS.Platform): string[] {
       ];
     default:
       return [
+        // Debian's build of the headless shell Playwright itself runs headless pages in: the same Blink without the
+        // browser's UI layers, a third less CPU per rendered page than /usr/bin/chromium (README, Performance).
+        '/usr/bin/chromium-headless-shell',
         '/usr/bin/chromium',
         '/usr/bin/chromium-browser',
         '/snap/bin/chromium',
