@@ -11,7 +11,7 @@ import { RedisHostLimiter, type HostGate, type HostLimiterOptions } from './poli
 import { pathKey } from './state-sqlite.js';
 import { CLAIM, CLAIM_PATH, GET_BY_URL, INSERT, LOCK, NEXT, REAP, RELEASE, RENEW, UNLOCK, UPDATE } from './state-redis-scripts.js';
 import { RedisRecords } from './state-redis-records.js';
-import { STATE_POINTER, type ChangeLists, type CrawlState, type LinkTarget, type NewUrl, type PreviousRecord, type QueuedUrl, type StateLocation, type StateTally, type UrlRecord } from './state.js';
+import { STATE_POINTER, newUrlRecord, type ChangeLists, type CrawlState, type LinkTarget, type NewUrl, type PreviousRecord, type QueuedUrl, type StateLocation, type StateTally, type UrlRecord } from './state.js';
 import { STATE_DIR } from './store.js';
 import type { ReferenceKind, SkipReason } from './types.js';
 import { normalizeUrl } from './url.js';
@@ -387,32 +387,7 @@ export class RedisState implements CrawlState {
 }
 
 function newRecordJson(entry: NewUrl, state: 'queued' | 'skipped', skipReason: SkipReason | null): string {
-  const record: Omit<UrlRecord, 'id'> = {
-    url: entry.url,
-    kind: entry.kind,
-    expected: entry.expected,
-    depth: entry.depth,
-    found_from: entry.foundFrom,
-    state,
-    skip_reason: skipReason,
-    http_status: null,
-    content_type: null,
-    charset: null,
-    etag: null,
-    last_modified: null,
-    sha256: null,
-    file_sha256: null,
-    bytes: null,
-    local_path: null,
-    own_path: null,
-    expected_path: entry.expectedPath,
-    redirect_to: null,
-    error_code: null,
-    error_message: null,
-    fetched_at: null,
-    title: null,
-  };
-  return JSON.stringify(record);
+  return JSON.stringify(newUrlRecord(entry, state, skipReason));
 }
 
 /** A failure that may pass: network, timeout, an unreadable robots.txt, 5xx, 408 or 429 (as the SQLite backend's query). */

@@ -7,7 +7,7 @@ import { SitemirrorError } from './errors.js';
 import { isHtmlType } from './documents.js';
 import { acquireLock, type MirrorLock } from './lock.js';
 import { HostLimiter, type HostGate, type HostLimiterOptions } from './politeness.js';
-import type { ChangeLists, CrawlState, LinkTarget, NewUrl, PreviousRecord, QueuedUrl, StateLocation, StateTally, UrlRecord } from './state.js';
+import { newUrlRecord, type ChangeLists, type CrawlState, type LinkTarget, type NewUrl, type PreviousRecord, type QueuedUrl, type StateLocation, type StateTally, type UrlRecord } from './state.js';
 import { Lane } from './state-lane.js';
 import { RecordCache } from './state-record-cache.js';
 import { STATE_DIR } from './store.js';
@@ -457,30 +457,5 @@ export class SqliteState implements CrawlState {
 
 /** The row an INSERT of a new URL creates, as SELECT * would read it back (columns in the schema's order). */
 function newRecord(id: number, entry: NewUrl, state: 'queued' | 'skipped', reason: SkipReason | null): UrlRecord {
-  return {
-    id,
-    url: entry.url,
-    kind: entry.kind,
-    expected: entry.expected,
-    depth: entry.depth,
-    found_from: entry.foundFrom,
-    state,
-    skip_reason: reason,
-    http_status: null,
-    content_type: null,
-    charset: null,
-    etag: null,
-    last_modified: null,
-    sha256: null,
-    file_sha256: null,
-    bytes: null,
-    local_path: null,
-    own_path: null,
-    expected_path: entry.expectedPath,
-    redirect_to: null,
-    error_code: null,
-    error_message: null,
-    fetched_at: null,
-    title: null,
-  };
+  return { id, ...newUrlRecord(entry, state, reason) };
 }

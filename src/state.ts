@@ -61,6 +61,35 @@ export interface NewUrl {
   expectedPath: string;
 }
 
+/** The record a new URL starts with, before anything is known of it but how it was found (both backends store this). */
+export function newUrlRecord(entry: NewUrl, state: 'queued' | 'skipped', skipReason: SkipReason | null): Omit<UrlRecord, 'id'> {
+  return {
+    url: entry.url,
+    kind: entry.kind,
+    expected: entry.expected,
+    depth: entry.depth,
+    found_from: entry.foundFrom,
+    state,
+    skip_reason: skipReason,
+    http_status: null,
+    content_type: null,
+    charset: null,
+    etag: null,
+    last_modified: null,
+    sha256: null,
+    file_sha256: null,
+    bytes: null,
+    local_path: null,
+    own_path: null,
+    expected_path: entry.expectedPath,
+    redirect_to: null,
+    error_code: null,
+    error_message: null,
+    fetched_at: null,
+    title: null,
+  };
+}
+
 /** A queued URL handed to one worker. */
 export interface QueuedUrl {
   id: number;
