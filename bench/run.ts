@@ -24,7 +24,7 @@ const { values } = parseArgs({
     rounds: { type: 'string', default: '3' },
     tools: { type: 'string' },
     'httrack-cap': { type: 'string', default: '40' },
-    'render-pages': { type: 'string', default: '100' },
+    'render-pages': { type: 'string', default: '500' },
     scale: { type: 'boolean', default: false },
     work: { type: 'string', default: join(tmpdir(), 'sitemirror-bench') },
     'no-build': { type: 'boolean', default: false },
