@@ -42,6 +42,8 @@ export class RecordCache {
       this.urlById.delete(this.byUrl.get(oldest)!.id);
       this.byUrl.delete(oldest);
     }
+    // Frozen: a caller that changed a record it was handed would change what every later reader sees.
+    Object.freeze(record);
     this.byUrl.set(record.url, record);
     this.urlById.set(record.id, record.url);
     return record;
@@ -50,7 +52,7 @@ export class RecordCache {
   /** Applies an UPDATE of one row, if that row is cached. */
   patch(id: number, fields: Partial<UrlRecord>): void {
     const url = this.urlById.get(id);
-    if (url !== undefined) this.byUrl.set(url, { ...this.byUrl.get(url)!, ...fields });
+    if (url !== undefined) this.byUrl.set(url, Object.freeze({ ...this.byUrl.get(url)!, ...fields }));
   }
 
   clear(): void {

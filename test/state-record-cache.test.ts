@@ -35,6 +35,7 @@ describe('RecordCache', () => {
     const before = cache.put(record(1));
     cache.patch(1, { state: 'done', local_path: 'h.test/1.html' });
     assert.equal(before.state, 'queued');
+    assert.ok(Object.isFrozen(before) && Object.isFrozen(cache.getById(1)), 'records are frozen, so no reader changes them for the others');
     assert.deepEqual([cache.getById(1)?.state, cache.getById(1)?.local_path], ['done', 'h.test/1.html']);
     cache.patch(9, { state: 'done' });
     assert.equal(cache.getById(9), undefined);
