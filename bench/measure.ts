@@ -10,6 +10,8 @@ export interface Measurement {
   wallS: number;
   /** User + system time of the tool and every child it waited for. */
   cpuS: number;
+  /** The user part alone: this VM's system time swings between runs with what the disk did a minute before. */
+  userS: number;
   /** Peak resident set of the largest process in the tree (GNU time's %M, from wait4). */
   peakRssMb: number;
   stderrTail: string;
@@ -48,6 +50,7 @@ export function measure(command: string[], options: { cwd: string; timeoutS?: nu
           timedOut: options.timeoutS !== undefined && code === 124,
           wallS: wall!,
           cpuS: user! + system!,
+          userS: user!,
           peakRssMb: rssKb! / 1024,
           stderrTail: stderr.trim().split('\n').slice(-3).join('\n'),
         });

@@ -170,7 +170,7 @@ async function benchLatency(tools: Tool[], latencyMs: number, results: Map<strin
         row.missing = Array.from({ length: PAGES }, (_, i) => i).filter((i) => !contents.pages.has(i));
         results.set(tool.name, row);
         const note = measurement.timedOut ? ' (capped)' : measurement.exitCode === 0 ? '' : ` (exit ${measurement.exitCode}: ${measurement.stderrTail})`;
-        console.log(`round ${round} ${tool.name}: ${contents.pages.size} pages in ${measurement.wallS.toFixed(2)} s, CPU ${measurement.cpuS.toFixed(2)} s, ${measurement.peakRssMb.toFixed(0)} MB${note}`);
+        console.log(`round ${round} ${tool.name}: ${contents.pages.size} pages in ${measurement.wallS.toFixed(2)} s, CPU ${measurement.cpuS.toFixed(2)} s (user ${measurement.userS.toFixed(2)}), ${measurement.peakRssMb.toFixed(0)} MB${note}`);
       }
     }
     printTable([...results.values()], PAGES);
