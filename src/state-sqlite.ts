@@ -369,13 +369,16 @@ export class SqliteState implements CrawlState {
     this.commitBatch();
     this.records.clear();
     this.db.exec('BEGIN IMMEDIATE');
-    this.db.exec(`DROP TABLE IF EXISTS previous;
-      CREATE TEMP TABLE previous AS SELECT id, state, sha256, own_path, local_path FROM urls;
+    // In the database file, not a temporary table: temporary storage is in memory (temp_store), and this holds a row
+    // per known URL. Created inside the update's transaction, so a dead update leaves no trace of it.
+    this.db.exec(`DROP TABLE IF EXISTS temp.previous;
+      DROP TABLE IF EXISTS main.previous;
+      CREATE TABLE main.previous AS SELECT id, state, sha256, own_path, local_path FROM urls;
       UPDATE urls SET state = 'queued' WHERE state IN ('done', 'failed', 'redirected', 'removed') OR (state = 'skipped' AND skip_reason = 'robots');`);
   }
 
   async previous(id: number): Promise<PreviousRecord | undefined> {
-    // The temp table exists only during an update.
+    // The table exists only during an update.
     this.previousStatement ??= this.db.prepare<[number], PreviousRecord>('SELECT state, sha256, own_path FROM previous WHERE id = ?');
     return this.previousStatement.get(id);
   }
@@ -393,7 +396,7 @@ export class SqliteState implements CrawlState {
   }
 
   async commitUpdate(): Promise<void> {
-    if (this.db.inTransaction) this.db.exec('COMMIT');
+    if (this.db.inTransaction) this.db.exec('DROP TABLE IF EXISTS main.previous; COMMIT');
   }
 
   async rollbackUpdate(): Promise<void> {
