@@ -628,7 +628,6 @@ function runFailureOf(error: unknown): string | undefined {
   return `cannot write the crawl state (${STATE_DIR}/state.db): ${code === 'SQLITE_FULL' ? 'the disk is full' : messageOf(error)}`;
 }
 
-/** Lets pending I/O callbacks (responses arriving, requests being written) run before more CPU work. */
 /** Every fetch and render in flight listens to the halt signal: one or more per worker, often past Node's warning at 10. */
 function haltController(): AbortController {
   const controller = new AbortController();
