@@ -29,24 +29,26 @@ function countingSite(n: number, delayMs: number) {
   return { routes, stats };
 }
 
+/** Crawls a counting site of n pages answering after delayMs, with these extra options. */
+async function crawlCountingSite(n: number, delayMs: number, options: string[]) {
+  const site = countingSite(n, delayMs);
+  const server = await startServer({ routes: site.routes });
+  const output = await tempDir();
+  const result = await runCli(['crawl', `${server.origin}/`, '-o', output, ...options, '--quiet']);
+  await server.close();
+  return { site, server, output, result };
+}
+
 describe('politeness', () => {
   it('never has more requests in flight to one host than --per-host', async () => {
-    const site = countingSite(12, 40);
-    const server = await startServer({ routes: site.routes });
-    const output = await tempDir();
-    const result = await runCli(['crawl', `${server.origin}/`, '-o', output, '--concurrency', '8', '--per-host', '2', '--quiet']);
-    await server.close();
+    const { site, server, output, result } = await crawlCountingSite(12, 40, ['--concurrency', '8', '--per-host', '2']);
     assert.equal(result.code, 0, result.stderr);
     assert.equal(site.stats.peak, 2);
     assert.ok(existsSync(join(output, server.hostFolder, 'p11.html')));
   });
 
   it('prints no listener-leak warning with more than ten requests in flight', async () => {
-    const site = countingSite(24, 40);
-    const server = await startServer({ routes: site.routes });
-    const output = await tempDir();
-    const result = await runCli(['crawl', `${server.origin}/`, '-o', output, '--concurrency', '12', '--per-host', '12', '--quiet']);
-    await server.close();
+    const { site, result } = await crawlCountingSite(24, 40, ['--concurrency', '12', '--per-host', '12']);
     assert.equal(result.code, 0, result.stderr);
     assert.ok(site.stats.peak > 10, `only ${site.stats.peak} requests were in flight at once`);
     assert.doesNotMatch(result.stderr, /MaxListenersExceeded/);
