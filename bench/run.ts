@@ -13,6 +13,7 @@ import { mkdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { systemBrowserPaths } from '../src/browser.js';
 import { aptInstall, measure, readMirror, rssOfTree, versionOf, type Measurement } from './measure.js';
 
 const ROOT = resolve(import.meta.dirname, '..');
@@ -182,9 +183,8 @@ async function benchLatency(tools: Tool[], latencyMs: number, results: Map<strin
 
 /** The browser the render row uses, named in its line: Debian's headless shell (installed when missing), as discovery prefers. */
 function renderBrowser(): string | undefined {
-  const shell = '/usr/bin/chromium-headless-shell';
-  if (!existsSync(shell)) aptInstall(['chromium-headless-shell']);
-  return [shell, '/usr/bin/chromium'].find((path) => existsSync(path));
+  if (!existsSync('/usr/bin/chromium-headless-shell')) aptInstall(['chromium-headless-shell']);
+  return systemBrowserPaths(process.platform).find((path) => existsSync(path));
 }
 
 async function benchRender(url: string): Promise<void> {
