@@ -22,8 +22,8 @@ import { ProcessingTurns } from './turns.js';
 import type { ArchivedExchange, CapturedResponse } from './render.js';
 import { PageRendering } from './rendered.js';
 import { VERSION } from './config.js';
-// WARC, WACZ and sitemap code (warcio, yazl, fast-xml-parser) is loaded only by the runs that use it: a sixth of a
-// plain crawl's start-up.
+// WARC, WACZ and sitemap code (warcio, yazl, fast-xml-parser) is loaded only by the runs that use it: ~0.15 s of CPU
+// at every start otherwise.
 import type { WarcWriter } from './warc.js';
 import type { WaczPage } from './wacz.js';
 
