@@ -70,10 +70,19 @@ describe('rendering JavaScript pages into a mirror that works offline', () => {
 
   before(async () => {
     other = await startServer({ root: 'render' });
+    const wholeOutput = await tempDir('sitemirror-render-');
     server = await startServer({
       root: 'render',
       routes: {
         ...feedRoutes(),
+        // The 404 that link settlement must repair: answered only once the page linking to it is in the mirror, so
+        // the page is always written with the link first, however the crawl's workers happen to interleave.
+        '/gone.html': async (_req, res) => {
+          const linking = join(wholeOutput, server.hostFolder, 'script-body.html');
+          for (let waited = 0; !existsSync(linking) && waited < 20_000; waited += 20) await new Promise((wake) => setTimeout(wake, 20));
+          res.writeHead(404, { 'content-type': 'text/plain' });
+          res.end('gone\n');
+        },
         // Never answered: an async script that holds the load event back for ever.
         '/js/stall.js': () => undefined,
         '/elsewhere.html': (_req, res) => {
@@ -84,7 +93,7 @@ describe('rendering JavaScript pages into a mirror that works offline', () => {
     });
     const args = ['--render', 'always', '--scroll-steps', String(SCROLL_STEPS), '--timeout', '5s', '--retries', '0'];
     const [whole, alone] = await Promise.all([
-      crawlInto(server, await tempDir('sitemirror-render-'), '/', args),
+      crawlInto(server, wholeOutput, '/', args),
       crawlInto(server, await tempDir('sitemirror-render-'), '/never-loads.html', [...args, '--render-timeout', '2s', '--depth', '0']),
     ]);
     run = { server, ...whole };
