@@ -1,8 +1,8 @@
 // Crawl state in SQLite (.sitemirror/state.db): one record per URL, the link graph, the path registry, runs.
 // One process works on it (the mirror's lock file), so leases are an in-memory set and the queue a window onto the table.
 import Database from 'better-sqlite3';
-import { mkdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { mkdirSync, rmSync, statfsSync, statSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { SitemirrorError } from './errors.js';
 import { isHtmlType } from './documents.js';
 import { acquireLock, type MirrorLock } from './lock.js';
@@ -15,6 +15,13 @@ import type { ReferenceKind, SkipReason } from './types.js';
 
 /** How long writes gather in one transaction before it commits. */
 const BATCH_MS = 50;
+/**
+ * Room kept on the mirror's disk for the state's commits: a file of this size in the state folder, given back once
+ * the disk has less than this free. A COMMIT that meets a full disk rolls its whole batch back (SQLite does so itself
+ * on SQLITE_FULL), losing the records of files already written; the room lets the batches up to the full disk commit.
+ */
+const RESERVE_BYTES = 512 * 1024;
+const RESERVE_FILE = 'state.reserve';
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -73,7 +80,7 @@ export async function openSqliteState(location: StateLocation): Promise<SqliteSt
   mkdirSync(stateDir, { recursive: true });
   const lock = location.purpose === 'verify' ? undefined : acquireLock(stateDir, location.purpose);
   try {
-    return new SqliteState(stateDir, lock);
+    return new SqliteState(stateDir, lock, location.purpose !== 'verify');
   } catch (error) {
     lock?.release();
     throw error;
@@ -96,8 +103,13 @@ export class SqliteState implements CrawlState {
   /** Recently used records, so a known URL offered again costs no SELECT. */
   private readonly records = new RecordCache();
 
-  constructor(stateDir: string, private readonly lock: MirrorLock | undefined) {
+  /** The room kept for commits (see RESERVE_BYTES), or undefined for a state that only reads. */
+  private readonly reservePath: string | undefined;
+
+  constructor(stateDir: string, private readonly lock: MirrorLock | undefined, writes = true) {
     this.location = join(stateDir, 'state.db');
+    this.reservePath = writes ? join(stateDir, RESERVE_FILE) : undefined;
+    this.holdReserve();
     try {
       this.db = new Database(this.location);
       this.db.pragma('journal_mode = WAL');
@@ -176,12 +188,45 @@ export class SqliteState implements CrawlState {
     if (!this.batchOpen) return;
     this.batchOpen = false;
     try {
-      if (this.db.inTransaction) this.db.exec('COMMIT');
+      this.commit();
     } catch (error) {
       this.batchFailure = error;
       this.records.clear();
       if (this.db.inTransaction) this.db.exec('ROLLBACK');
     }
+  }
+
+  /** COMMIT, giving the reserved room back first when the disk is nearly full (one statfs per commit). */
+  private commit(): void {
+    if (!this.db.inTransaction) return;
+    if (this.reservePath !== undefined && this.freeBytes() < RESERVE_BYTES) this.releaseReserve();
+    this.db.exec('COMMIT');
+  }
+
+  private freeBytes(): number {
+    try {
+      const disk = statfsSync(dirname(this.location));
+      return disk.bavail * disk.bsize;
+    } catch {
+      return Number.POSITIVE_INFINITY;
+    }
+  }
+
+  /** Sets the room aside; without room for it the state does without (the next open tries again). */
+  private holdReserve(): void {
+    if (this.reservePath === undefined) return;
+    try {
+      if (statSync(this.reservePath, { throwIfNoEntry: false })?.size !== RESERVE_BYTES) writeFileSync(this.reservePath, Buffer.alloc(RESERVE_BYTES));
+    } catch {
+      rmSync(this.reservePath, { force: true });
+    }
+  }
+
+  /** Gives the room back to the disk; false when there was none held. */
+  private releaseReserve(): boolean {
+    if (this.reservePath === undefined || statSync(this.reservePath, { throwIfNoEntry: false }) === undefined) return false;
+    rmSync(this.reservePath, { force: true });
+    return true;
   }
 
   async getMeta(key: string): Promise<string | undefined> {
@@ -451,6 +496,8 @@ export class SqliteState implements CrawlState {
   }
 
   async close(): Promise<void> {
+    // The last commit never needs the room kept for it afterwards; the next open sets it aside again.
+    this.releaseReserve();
     this.commitBatch();
     this.db.close();
     this.lock?.release();

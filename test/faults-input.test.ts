@@ -3,9 +3,10 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
+import { openState } from '../src/state.ts';
 import { runCli, tempDir } from './support/cli.ts';
 import { crawlHostile, html, links, page, startHostileServer, type HostileCrawl, type HostileServer, type RouteHandler } from './support/hostile-server.ts';
 
@@ -130,6 +131,40 @@ describe('an output folder that becomes full', { skip: MOUNT }, () => {
     }
     assert.equal(server.count('/'), 1);
     assert.equal(second.verify.code, 0, second.verify.stdout);
+  });
+});
+
+describe('the crawl state on a disk that fills up between two of its commits', { skip: MOUNT }, () => {
+  it('still commits the records it holds when it closes: the files they describe were written before the disk filled', async () => {
+    const disk = await tempDir();
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', disk]);
+    try {
+      const state = await openState({ outputDir: disk, purpose: 'crawl', seed: 'http://h.test/' });
+      // Recorded in one batch (nothing waits on a timer here, so the batch is not committed yet).
+      for (let i = 0; i < 40; i++) {
+        const url = `http://h.test/file-${i}.bin`;
+        const id = (await state.enqueue({ url, kind: 'requisite', expected: 'any', depth: 0, foundFrom: null, expectedPath: `h.test/file-${i}.bin` }, Infinity)) as number;
+        await state.update(id, { state: 'done', local_path: `h.test/file-${i}.bin`, own_path: `h.test/file-${i}.bin`, sha256: 'a'.repeat(64), file_sha256: 'b'.repeat(64) });
+      }
+      // Another writer takes every byte that is left.
+      const filler = openSync(join(disk, 'filler'), 'w');
+      try {
+        for (;;) writeSync(filler, Buffer.alloc(16 * 1024));
+      } catch (error) {
+        assert.equal((error as NodeJS.ErrnoException).code, 'ENOSPC');
+      } finally {
+        closeSync(filler);
+      }
+      await state.close();
+      const db = new Database(join(disk, '.sitemirror', 'state.db'), { readonly: true });
+      try {
+        assert.equal((db.prepare(`SELECT count(*) AS n FROM urls WHERE state = 'done'`).get() as { n: number }).n, 40);
+      } finally {
+        db.close();
+      }
+    } finally {
+      execFileSync('umount', [disk]);
+    }
   });
 });
 
