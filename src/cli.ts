@@ -1,11 +1,8 @@
 // The command line: parses arguments, runs a command, returns the exit code. The only place that knows process.
 import { parseCrawlArgs, parseStoredOptions, VERSION, type CrawlOptions } from './config.js';
-import { readStoredOptionsJson } from './state.js';
-import { crawl } from './crawler.js';
 import { SitemirrorError, UsageError, messageOf } from './errors.js';
+import { HeadStart } from './head-start.js';
 import { Reporter } from './report.js';
-import { serveMirror } from './serve.js';
-import { verifyMirror } from './verify.js';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import type { Writable } from 'node:stream';
 
@@ -32,12 +29,16 @@ async function updateCommand(args: string[], io: Io): Promise<number> {
   // croner is loaded only for a scheduled update.
   const schedule = typeof values.every === 'string' ? (await import('./schedule.js')).parseSchedule(values.every) : undefined;
   const stateUrl = stateUrlOf(values.state);
+  const { readStoredOptionsJson } = await import('./state.js');
   const stored = parseStoredOptions(await readStoredOptionsJson(dir, stateUrl));
   const options: CrawlOptions = { ...stored, outputDir: dir, json: values.json === true, quiet: values.quiet === true, stateUrl };
   const reporter = new Reporter({ json: options.json, quiet: options.quiet, out: io.out, err: io.err });
+  let headStart: HeadStart | undefined = HeadStart.start(options);
+  const { crawl } = await import('./crawler.js');
   return untilInterrupted(async (signal) => {
     for (;;) {
-      const summary = await crawl({ options, reporter, signal, update: { keepRemoved: values['keep-removed'] === true } });
+      const summary = await crawl({ options, reporter, signal, update: { keepRemoved: values['keep-removed'] === true }, headStart });
+      headStart = undefined; // taken by the first run; a scheduled one makes its own fetcher
       reporter.finish(summary);
       const code = exitCodeOf(summary);
       if (!schedule || signal.aborted) return code;
@@ -84,6 +85,7 @@ function sleepUntil(at: number, signal: AbortSignal): Promise<boolean> {
 
 async function verifyCommand(args: string[], io: Io): Promise<number> {
   const { dir, values } = parseCommandArgs('verify', args, { json: { type: 'boolean' }, state: { type: 'string' } });
+  const { verifyMirror } = await import('./verify.js');
   const result = await verifyMirror(dir, stateUrlOf(values.state));
   if (values.json) {
     io.out.write(`${JSON.stringify(result)}\n`);
@@ -101,6 +103,7 @@ async function serveCommand(args: string[], io: Io): Promise<number> {
   const { dir, values } = parseCommandArgs('serve', args, { port: { type: 'string', short: 'p' } });
   const port = values.port === undefined ? 8080 : Number(values.port);
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port must be a port number, not ${String(values.port)}`);
+  const { serveMirror } = await import('./serve.js');
   const server = await serveMirror(dir, port);
   io.err.write(`sitemirror: serving ${dir} at ${server.url} (Ctrl-C to stop)\n`);
   await new Promise<void>((done) => {
@@ -214,8 +217,11 @@ export async function main(argv: string[], io: Io = { out: process.stdout, err: 
       }
       const options = parseCrawlArgs(rest, { SITEMIRROR_STATE: process.env.SITEMIRROR_STATE });
       const reporter = new Reporter({ json: options.json, quiet: options.quiet, out: io.out, err: io.err });
+      // The crawler's code loads while the seed's robots.txt is on the way (see HeadStart).
+      const headStart = HeadStart.start(options);
+      const { crawl } = await import('./crawler.js');
       return await untilInterrupted(async (signal) => {
-        const summary = await crawl({ options, reporter, signal });
+        const summary = await crawl({ options, reporter, signal, headStart });
         reporter.finish(summary);
         return exitCodeOf(summary);
       });

@@ -6,6 +6,7 @@ import { optionDifference, parseStoredOptions, type CrawlOptions } from './confi
 import { isHtmlType, openDocument } from './documents.js';
 import { HttpStatusError, SitemirrorError, errorCodeOf, messageOf } from './errors.js';
 import { HttpFetcher, HttpResponseError, withRetries } from './fetch.js';
+import { fetcherOptionsOf, type HeadStart } from './head-start.js';
 import { Frontier, type FrontierItem } from './frontier.js';
 import { effectiveMediaType } from './mediatype.js';
 import type { HostGate } from './politeness.js';
@@ -36,12 +37,20 @@ export interface CrawlRun {
   signal?: AbortSignal;
   /** Re-check every URL the mirror knows with conditional requests, build the next mirror aside, publish it at the end. */
   update?: { keepRemoved: boolean };
+  /** The fetcher, with the seed's robots.txt asked for while this module loaded (see cli.ts); else one is made here. */
+  headStart?: HeadStart;
 }
 
-export async function crawl({ options, reporter, signal, update }: CrawlRun): Promise<CrawlSummary> {
-  createMirrorFolder(resolve(options.outputDir));
-  const state = await openState({ outputDir: options.outputDir, stateUrl: options.stateUrl, purpose: update ? 'update' : 'crawl', seed: options.seed, leaseMs: options.leaseMs });
-  const crawler = new Crawler(options, reporter, update, state);
+export async function crawl({ options, reporter, signal, update, headStart }: CrawlRun): Promise<CrawlSummary> {
+  let state: CrawlState;
+  try {
+    createMirrorFolder(resolve(options.outputDir));
+    state = await openState({ outputDir: options.outputDir, stateUrl: options.stateUrl, purpose: update ? 'update' : 'crawl', seed: options.seed, leaseMs: options.leaseMs });
+  } catch (error) {
+    await headStart?.fetcher.close();
+    throw error;
+  }
+  const crawler = new Crawler(options, reporter, update, state, headStart);
   try {
     return await crawler.run(signal);
   } finally {
@@ -87,6 +96,7 @@ class Crawler {
     private readonly reporter: Reporter,
     private readonly updating: { keepRemoved: boolean } | undefined,
     private readonly state: CrawlState,
+    headStart: HeadStart | undefined,
   ) {
     this.store = new MirrorStore(options.outputDir);
     this.scope = new Scope(options.seed, options.scope);
@@ -98,18 +108,7 @@ class Crawler {
       query: options.query,
       onTrap: (url, trap) => reporter.skipped(url, 'trap', trap.reason),
     });
-    this.fetcher = new HttpFetcher({
-      userAgent: options.userAgent,
-      headers: options.headers,
-      cookie: options.cookie,
-      connectTimeoutMs: options.connectTimeoutMs,
-      readTimeoutMs: options.readTimeoutMs,
-      maxRedirects: options.maxRedirects,
-      maxBytes: options.maxFileBytes,
-      totalTimeoutMs: options.maxFetchMs,
-      connectionsPerOrigin: options.perHost,
-      keepWireBody: options.warc,
-    });
+    this.fetcher = headStart?.fetcher ?? new HttpFetcher(fetcherOptionsOf(options));
     // On a shared state the per-host limit and delay hold across every worker.
     this.limiter = this.state.hostGate({ perHost: options.perHost, delayMs: options.delayMs });
     this.requestSlots = pLimit(options.concurrency);
@@ -117,7 +116,7 @@ class Crawler {
       userAgent: options.userAgent,
       get: (url) => {
         this.traffic.requests++;
-        return this.archived(url, {}, this.fetcher.fetch(url));
+        return this.archived(url, {}, headStart?.take(url) ?? this.fetcher.fetch(url));
       },
       retries: options.retries,
       retryDelayMs: options.retryBaseDelayMs,

@@ -1,0 +1,64 @@
+// The seed's robots.txt is asked for while the crawler's code loads (src/head-start.ts), through the real CLI.
+import { after, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { html, links, page, startHostileServer, type HostileServer, type RouteHandler } from './support/hostile-server.ts';
+import { runCli, tempDir } from './support/cli.ts';
+
+const servers: HostileServer[] = [];
+after(() => Promise.all(servers.map((server) => server.close())));
+
+/** robots.txt answered after `delayMs`, so the crawler is loaded and waiting for it when it arrives. */
+function slowRobots(text: string, delayMs: number): RouteHandler {
+  return (_req, res) => {
+    setTimeout(() => page(text, 'text/plain')(_req, res), delayMs);
+  };
+}
+
+async function site(robots: RouteHandler): Promise<HostileServer> {
+  const server = await startHostileServer({
+    '/robots.txt': robots,
+    '/': page(html('home', links(['/a.html', '/private/b.html']))),
+    '/a.html': page(html('a', 'A')),
+    '/private/b.html': page(html('b', 'B')),
+  });
+  servers.push(server);
+  return server;
+}
+
+describe('the head start on robots.txt', () => {
+  it('asks for robots.txt once, first, and obeys it, however late it arrives', async () => {
+    const server = await site(slowRobots('User-agent: *\nDisallow: /private/\n', 400));
+    const output = await tempDir();
+    const result = await runCli(['crawl', `${server.origin}/`, '-o', output, '-q']);
+    assert.equal(result.code, 0, result.stderr);
+    assert.equal(server.paths()[0], '/robots.txt');
+    assert.equal(server.count('/robots.txt'), 1);
+    assert.deepEqual(server.paths().slice(1).sort(), ['/', '/a.html']);
+    assert.ok(existsSync(join(output, server.hostFolder, 'a.html')));
+    assert.ok(!existsSync(join(output, server.hostFolder, 'private')));
+  });
+
+  it('asks again when the early answer was a 503, and obeys the second', async () => {
+    let tries = 0;
+    const server = await site((req, res) => {
+      tries++;
+      if (tries === 1) page('busy', 'text/plain', 503)(req, res);
+      else page('User-agent: *\nDisallow: /private/\n', 'text/plain')(req, res);
+    });
+    const output = await tempDir();
+    const result = await runCli(['crawl', `${server.origin}/`, '-o', output, '-q', '--retries', '1']);
+    assert.equal(result.code, 0, result.stderr);
+    assert.deepEqual(server.paths().slice(0, 2), ['/robots.txt', '/robots.txt']);
+    assert.deepEqual(server.paths().slice(2).sort(), ['/', '/a.html']);
+  });
+
+  it('is not taken with --ignore-robots: robots.txt is never asked for', async () => {
+    const server = await site(page('User-agent: *\nDisallow: /\n', 'text/plain'));
+    const output = await tempDir();
+    const result = await runCli(['crawl', `${server.origin}/`, '-o', output, '-q', '--ignore-robots']);
+    assert.equal(result.code, 0, result.stderr);
+    assert.deepEqual(server.paths().sort(), ['/', '/a.html', '/private/b.html']);
+  });
+});
