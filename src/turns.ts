@@ -3,16 +3,23 @@
 /**
  * Workers processing pages yield here between chunks (parse, rewrite, write). Each waiting chunk runs in a turn of
  * the event loop of its own, in arrival order, so a response that arrives waits behind at most one chunk rather
- * than behind every worker's. A request started on a kept-alive connection is written only in the next check
+ * than behind every worker's. A request started on a kept-alive connection is written only in a later check
  * phase (undici first lets the socket show any bytes or FIN the server sent unasked), where this runner's
- * immediate, set in the previous turn, would come first: so after a request starts, the next chunk waits one more
- * turn and the request goes out first.
+ * immediate, set in the previous turn, would come first: so after a request starts, the next chunk waits and the
+ * request goes out first. It waits two turns: a request handed to undici while its connection is still finishing
+ * the previous response waits in the pool, which gives it to the connection in the first check phase and writes
+ * it in the second (measured with undici's diagnostics channels: with one turn, 40 % of requests at 5 connections
+ * waited behind a chunk, 0.84 ms against 0.29 ms from request to headers on the wire; with two, none).
  */
+const TURNS_FOR_A_REQUEST = 2;
+
 export class ProcessingTurns {
   private readonly waiting: (() => void)[] = [];
   private scheduled = false;
-  /** A request started since the last chunk ran: its write waits in this turn's check phase. */
-  private requestWaiting = false;
+  /** Turns the next chunk still waits for a request started since the last chunk ran. */
+  private turnsForRequest = 0;
+  /** Turns the next chunk has waited so far: never more than TURNS_FOR_A_REQUEST, however many requests start. */
+  private turnsWaited = 0;
 
   /** Resolves in a later turn of the event loop, after the I/O that is ready now. */
   next(): Promise<void> {
@@ -27,16 +34,18 @@ export class ProcessingTurns {
 
   /** Tells the turns a request was just started, so its write goes before the next chunk. */
   requestStarted(): void {
-    this.requestWaiting = true;
+    this.turnsForRequest = TURNS_FOR_A_REQUEST;
   }
 
   private readonly runOne = (): void => {
-    if (this.requestWaiting) {
-      // Once per chunk, so chunks are never starved by a steady stream of requests.
-      this.requestWaiting = false;
+    if (this.turnsForRequest > 0 && this.turnsWaited < TURNS_FOR_A_REQUEST) {
+      this.turnsForRequest--;
+      this.turnsWaited++;
       setImmediate(this.runOne);
       return;
     }
+    this.turnsForRequest = 0;
+    this.turnsWaited = 0;
     // The chunk runs in this callback's microtasks; an immediate set now runs in the next turn, after the poll phase.
     this.waiting.shift()!();
     if (this.waiting.length > 0) setImmediate(this.runOne);

@@ -34,6 +34,35 @@ describe('ProcessingTurns', () => {
     assert.deepEqual(order, ['request written', 'chunk']);
   });
 
+  it('lets a request go first that the connection pool hands over one check phase later (two turns)', async () => {
+    const turns = new ProcessingTurns();
+    const order: string[] = [];
+    const chunk = turns.next().then(() => order.push('chunk'));
+    turns.requestStarted();
+    // undici's pool: the connection finishing its previous response takes the request in one check phase and
+    // writes it in the next.
+    setImmediate(() => setImmediate(() => order.push('request written')));
+    await chunk;
+    assert.deepEqual(order, ['request written', 'chunk']);
+  });
+
+  it('never holds a chunk back more than two turns, however many requests start meanwhile', async () => {
+    const turns = new ProcessingTurns();
+    let turnsPassed = 0;
+    let ticking = true;
+    const tick = (): void => {
+      if (!ticking) return;
+      turnsPassed++;
+      turns.requestStarted(); // a request in every turn
+      setImmediate(tick);
+    };
+    turns.requestStarted();
+    setImmediate(tick);
+    await turns.next();
+    ticking = false;
+    assert.ok(turnsPassed <= 3, `the chunk waited ${turnsPassed} turns`);
+  });
+
   it('hands out turns in the order they were asked for, and again after the queue ran dry', async () => {
     const turns = new ProcessingTurns();
     const order: number[] = [];
