@@ -44,7 +44,7 @@ export interface CrawlRun {
 export async function crawl({ options, reporter, signal, update, headStart }: CrawlRun): Promise<CrawlSummary> {
   let state: CrawlState;
   try {
-    createMirrorFolder(resolve(options.outputDir));
+    if (!headStart) createMirrorFolder(resolve(options.outputDir)); // a head start made it before its request
     state = await openState({ outputDir: options.outputDir, stateUrl: options.stateUrl, purpose: update ? 'update' : 'crawl', seed: options.seed, leaseMs: options.leaseMs });
   } catch (error) {
     await headStart?.fetcher.close();
