@@ -47,6 +47,7 @@ export async function crawl({ options, reporter, signal, update, headStart }: Cr
     if (!headStart) createMirrorFolder(resolve(options.outputDir)); // a head start made it before its request
     state = await openState({ outputDir: options.outputDir, stateUrl: options.stateUrl, purpose: update ? 'update' : 'crawl', seed: options.seed, leaseMs: options.leaseMs });
   } catch (error) {
+    headStart?.abandon();
     await headStart?.fetcher.close();
     throw error;
   }
@@ -96,7 +97,7 @@ class Crawler {
     private readonly reporter: Reporter,
     private readonly updating: { keepRemoved: boolean } | undefined,
     private readonly state: CrawlState,
-    headStart: HeadStart | undefined,
+    private readonly headStart: HeadStart | undefined,
   ) {
     this.store = new MirrorStore(options.outputDir);
     this.scope = new Scope(options.seed, options.scope);
@@ -109,6 +110,7 @@ class Crawler {
       onTrap: (url, trap) => reporter.skipped(url, 'trap', trap.reason),
     });
     this.fetcher = headStart?.fetcher ?? new HttpFetcher(fetcherOptionsOf(options));
+    if (headStart) this.halt.signal.addEventListener('abort', () => headStart.abandon(), { once: true });
     // On a shared state the per-host limit and delay hold across every worker.
     this.limiter = this.state.hostGate({ perHost: options.perHost, delayMs: options.delayMs });
     this.requestSlots = pLimit(options.concurrency);
@@ -389,7 +391,10 @@ class Crawler {
             this.limiter.run(hostKey(item.url), () => {
               this.traffic.requests++;
               this.turns.requestStarted();
-              return this.archived(item.url, headers, this.fetcher.fetch(item.url, { headers, followRedirects: false, signal: this.halt.signal }));
+              const fetchAnew = () => this.fetcher.fetch(item.url, { headers, followRedirects: false, signal: this.halt.signal });
+              // The seed of a new mirror may be on its way already (HeadStart); no referer or validator applies to it.
+              const early = Object.keys(headers).length === 0 ? this.headStart?.takeSeed(item.url, fetchAnew) : undefined;
+              return this.archived(item.url, headers, early ?? fetchAnew());
             }),
           ),
         {
@@ -611,6 +616,7 @@ class Crawler {
   }
 
   async close(): Promise<void> {
+    this.headStart?.abandon();
     await this.warc?.close();
     await this.rendering?.close();
     await this.fetcher.close();
