@@ -1,6 +1,8 @@
 // The tokenizer layer under HTML rewriting (src/htmltokens.ts): attribute spans and text edits on the page's own text.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import fc from 'fast-check';
+import { Parser } from 'htmlparser2';
 import { applyEdits, attributeEdit, attributeRemoval, elementRemoval, tokenizeHtml } from '../src/htmltokens.ts';
 
 const tagsOf = (html: string) => tokenizeHtml(html).tags;
@@ -66,5 +68,48 @@ describe('htmltokens: applyEdits', () => {
       { start: link, end: link + 1, text: '"y"' },
     ]);
     assert.equal(out, '<head><meta charset="utf-8"><link rel="canonical" href="http://h/"></head>');
+  });
+});
+
+/** What htmlparser2 decodes itself (entities decoded as it tokenizes): each start tag's attributes, and the title. */
+function decodedByParser(html: string): { attribs: Record<string, string>[]; title: string | undefined } {
+  const attribs: Record<string, string>[] = [];
+  let title: string | undefined;
+  let inTitle = false;
+  const parser = new Parser(
+    {
+      onopentag: (name, values) => {
+        attribs.push(values);
+        if (name === 'title' && title === undefined) [inTitle, title] = [true, ''];
+      },
+      ontext: (text) => {
+        if (inTitle) title += text;
+      },
+      onclosetag: (name) => {
+        if (name === 'title') inTitle = false;
+      },
+    },
+    { decodeEntities: true },
+  );
+  parser.end(html);
+  return { attribs, title };
+}
+
+describe('htmltokens: entities decoded after tokenizing, as the tokenizer would', () => {
+  // Entities with and without their semicolon, legacy names followed by '=' or a letter, numeric ones out of range.
+  const piece = fc.constantFrom('a', '=', ' ', '&', ';', '#', 'x', '1', '&amp;', '&amp', '&copy', '&copy=', '&copyx', '&notin;', '&noti', '&#39;', '&#x41;', '&#0;', '&#x110000;', '&lt', '&gt;b', '&;', '&#', '&#x;');
+  const value = fc.array(piece, { maxLength: 12 }).map((pieces) => pieces.join(''));
+
+  it('gives every attribute value and the title exactly as htmlparser2 decodes them', () => {
+    fc.assert(
+      fc.property(value, value, value, (href, title, text) => {
+        const html = `<a href="${href.replace(/"/g, '')}" title='${title.replace(/'/g, '')}' data-x=${text.replace(/[\s>"'=<`]/g, '') || 'v'}>x</a><title>${text.replace(/</g, '')}</title>`;
+        const tokens = tokenizeHtml(html).tags;
+        const expected = decodedByParser(html);
+        assert.deepEqual(tokens.map((tag) => tag.attribs), expected.attribs);
+        assert.equal(tokens.find((tag) => tag.name === 'title')?.text, expected.title);
+      }),
+      { numRuns: 500 },
+    );
   });
 });
