@@ -68,6 +68,7 @@ export class HttpResponseError extends HttpStatusError {
 }
 
 const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
+const MEDIA_TYPE = /^[^\s/]+\/[^\s/]+$/;
 const MAX_LOCATION_LENGTH = 8 * 1024;
 const TIMEOUT_CODES = new Set(['UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'ETIMEDOUT']);
 /** Failures a second try may cure; anything else (TLS, DNS NXDOMAIN, malformed HTTP) is NETWORK but final. */
@@ -345,16 +346,26 @@ function flattenHeaders(raw: Record<string, string | string[] | undefined>): Rec
 
 /** Bare lower-case media type and charset parameter; with repeated headers the last valid one wins (as in the Fetch standard). */
 export function parseContentType(value: string | string[] | undefined): { contentType: string; charset: string | undefined } {
-  const values = Array.isArray(value) ? value : value === undefined ? [] : [value];
-  let result: { contentType: string; charset: string | undefined } = { contentType: '', charset: undefined };
-  for (const [essence = '', ...parameters] of values.map((one) => one.split(';'))) {
-    const contentType = essence.trim().toLowerCase();
-    if (!/^[^\s/]+\/[^\s/]+$/.test(contentType) || contentType === '*/*') continue;
-    const charsetParameter = parameters.map((parameter) => parameter.split('=')).find(([name]) => name.trim().toLowerCase() === 'charset');
-    const charset = charsetParameter?.[1]?.trim().replace(/^"(.*)"$/, '$1').trim().toLowerCase() || undefined;
-    result = { contentType, charset: charset ?? (contentType === result.contentType ? result.charset : undefined) };
+  let contentType = '';
+  let charset: string | undefined;
+  if (value === undefined) return { contentType, charset };
+  // Plain loops: this runs for every response.
+  for (const one of typeof value === 'string' ? [value] : value) {
+    const parameters = one.split(';');
+    const essence = parameters[0]!.trim().toLowerCase();
+    if (!MEDIA_TYPE.test(essence) || essence === '*/*') continue;
+    let declared: string | undefined;
+    for (let i = 1; i < parameters.length; i++) {
+      const [name = '', given] = parameters[i]!.split('=');
+      if (name.trim().toLowerCase() !== 'charset') continue;
+      declared = given?.trim().replace(/^"(.*)"$/, '$1').trim().toLowerCase() || undefined;
+      break;
+    }
+    // A repeated header without a charset keeps the one an earlier value gave the same type.
+    charset = declared ?? (essence === contentType ? charset : undefined);
+    contentType = essence;
   }
-  return result;
+  return { contentType, charset };
 }
 
 function parseHttpUrl(url: string): URL {

@@ -35,6 +35,9 @@ const DEVICE_NAME = /^(?:con|prn|aux|nul|com[0-9¹²³]|lpt[0-9¹²³]|conin\$|c
 /** What an href may hold literally: RFC 3986 pchar minus `%`, and minus `'()&` so it is safe in CSS url() and attributes. */
 const HREF_SAFE = /^[A-Za-z0-9\-._~!$*+,;=:@]$/;
 const HREF_SAFE_SEGMENT = /^[A-Za-z0-9\-._~!$*+,;=:@]*$/;
+/** Segments that all need no escape, with the slashes between them. */
+const HREF_SAFE_PATH = /^[A-Za-z0-9\-._~!$*+,;=:@/]*$/;
+const SLASH = 0x2f;
 const UTF8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
 /**
@@ -115,17 +118,20 @@ export function preferredAlias(urls: readonly string[]): string {
  * - `h/index.html` → `h/Hello Günter.png` ⇒ `Hello%20G%C3%BCnter.png`; a first segment with `:` gets `./` in front
  */
 export function relativeHref(fromFile: string, toFile: string): string {
-  const fromFolders = fromFile.split('/').slice(0, -1);
-  const toParts = toFile.split('/');
+  // Both paths agree up to their last shared '/': the folders before it are common (a file name never ends in '/').
+  // Index arithmetic instead of split, spread and join: this runs for every link of every page.
   let common = 0;
-  while (common < fromFolders.length && common < toParts.length - 1 && fromFolders[common] === toParts[common]) common++;
-  const parts = [
-    ...new Array<string>(fromFolders.length - common).fill('..'),
-    ...toParts.slice(common).map(encodeHrefSegment),
-  ];
-  const href = parts.join('/');
+  for (let i = 0; i < fromFile.length && i < toFile.length && fromFile.charCodeAt(i) === toFile.charCodeAt(i); i++) {
+    if (fromFile.charCodeAt(i) === SLASH) common = i + 1;
+  }
+  let up = '';
+  for (let i = fromFile.indexOf('/', common); i !== -1; i = fromFile.indexOf('/', i + 1)) up += '../';
+  const rest = toFile.slice(common);
+  const down = HREF_SAFE_PATH.test(rest) ? rest : rest.split('/').map(encodeHrefSegment).join('/');
+  if (up !== '') return up + down;
   // `a:b` would read as a scheme, `//x` as a host (RFC 3986 §4.2).
-  return parts[0].includes(':') || href.startsWith('/') ? `./${href}` : href;
+  const slash = down.indexOf('/');
+  return (slash === -1 ? down : down.slice(0, slash)).includes(':') || down.startsWith('/') ? `./${down}` : down;
 }
 
 function hostFolder(url: URL): string {

@@ -4,7 +4,7 @@ import { createServer, type Server, type IncomingMessage, type ServerResponse } 
 import { createServer as createTcpServer, type AddressInfo } from 'node:net';
 import { once } from 'node:events';
 import zlib from 'node:zlib';
-import { HttpFetcher, HttpResponseError, parseRetryAfter, withRetries, type FetcherOptions } from '../src/fetch.js';
+import { HttpFetcher, HttpResponseError, parseContentType, parseRetryAfter, withRetries, type FetcherOptions } from '../src/fetch.js';
 import { HttpStatusError, SitemirrorError } from '../src/errors.js';
 import { startServer, serve, redirect, type FixtureServer } from './support/server.js';
 
@@ -448,5 +448,26 @@ describe('parseRetryAfter', () => {
   ];
   for (const [value, expected] of cases) {
     it(`reads ${JSON.stringify(value)} as ${expected}`, () => assert.equal(parseRetryAfter(value, now), expected));
+  }
+});
+
+describe('parseContentType', () => {
+  const table: [header: string | string[] | undefined, contentType: string, charset: string | undefined][] = [
+    [undefined, '', undefined],
+    ['text/html', 'text/html', undefined],
+    [' Text/HTML ; Charset = "UTF-8" ', 'text/html', 'utf-8'],
+    ['text/html; foo=bar; charset=iso-8859-1; charset=utf-8', 'text/html', 'iso-8859-1'],
+    ['text/html; charset=', 'text/html', undefined],
+    ['text/html; charset', 'text/html', undefined],
+    ['*/*; charset=utf-8', '', undefined],
+    ['nonsense', '', undefined],
+    [['text/html; charset=utf-8', 'text/html'], 'text/html', 'utf-8'],
+    [['text/plain; charset=utf-8', 'text/html'], 'text/html', undefined],
+    [['text/html; charset=utf-8', 'bogus'], 'text/html', 'utf-8'],
+  ];
+  for (const [header, contentType, charset] of table) {
+    it(`reads ${JSON.stringify(header)} as ${contentType || '(none)'}${charset ? `, ${charset}` : ''}`, () => {
+      assert.deepEqual(parseContentType(header), { contentType, charset });
+    });
   }
 });

@@ -233,6 +233,29 @@ describe('relativeHref', () => {
     });
   }
 
+  it('opens the same target as the segment-by-segment reading it replaced, for any two paths', () => {
+    // The earlier implementation, kept as the reference: common leading folders, '..' for the rest, then the target.
+    const bySegments = (fromFile: string, toFile: string): string => {
+      const fromFolders = fromFile.split('/').slice(0, -1);
+      const toParts = toFile.split('/');
+      let common = 0;
+      while (common < fromFolders.length && common < toParts.length - 1 && fromFolders[common] === toParts[common]) common++;
+      const parts = [...new Array<string>(fromFolders.length - common).fill('..'), ...toParts.slice(common).map((part) => part === '' ? '' : encodeURIComponent(part).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`))];
+      const href = parts.join('/');
+      return parts[0]!.includes(':') || href.startsWith('/') ? `./${href}` : href;
+    };
+    const segment = fc.constantFrom('h', 'a', 'b', 'ab', 'a b', 'x:y', 'index.html', 'a.css', 'é', '%3A', '');
+    const path = fc.array(segment, { minLength: 1, maxLength: 5 }).map((parts) => parts.join('/'));
+    fc.assert(
+      fc.property(path, path, (from, to) => {
+        const href = relativeHref(from, to);
+        assert.equal(decodeURIComponent(new URL(href, `file:///m/${encodeURI(from)}`).pathname), decodeURIComponent(new URL(bySegments(from, to), `file:///m/${encodeURI(from)}`).pathname));
+        assert.equal(href.startsWith('./') || href.startsWith('../') || !href.split('/')[0]!.includes(':'), true);
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
   it('writes a link that opens site;sub:.html exactly (L-01)', () => {
     const target = localPathFor('http://h/site;sub:.html', HTML);
     const href = relativeHref('h/index.html', target);
