@@ -143,11 +143,24 @@ const NOT_HTML = new Set(
 );
 
 /** The extension of the URL's last path segment, lower case, without the dot ('' when there is none). */
-function extensionOf(url: string): string {
-  const path = new URL(url).pathname;
+/** The lower-cased extension of the URL's last path segment ('' for none). Exported for its test. */
+export function extensionOf(url: string): string {
+  const path = serializedPath(url) ?? new URL(url).pathname;
   const name = path.slice(path.lastIndexOf('/') + 1);
   const dot = name.lastIndexOf('.');
   return dot <= 0 ? '' : name.slice(dot + 1).toLowerCase();
+}
+
+/** The path of an http(s) URL as the parser writes it (these are: see linkTarget), read without parsing it again. */
+function serializedPath(url: string): string | undefined {
+  const authority = url.startsWith('http://') ? 7 : url.startsWith('https://') ? 8 : -1;
+  if (authority === -1) return undefined;
+  const start = url.indexOf('/', authority);
+  if (start === -1) return '/';
+  const query = url.indexOf('?', start);
+  const fragment = url.indexOf('#', start);
+  const end = Math.min(query === -1 ? url.length : query, fragment === -1 ? url.length : fragment);
+  return url.slice(start, end);
 }
 
 /** A followed link is expected to be HTML unless its extension clearly says otherwise. */

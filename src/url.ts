@@ -18,6 +18,8 @@ function normalizePercentEncoding(part: string): string {
 export function resolveUrl(reference: string, base: string): string | null {
   const trimmed = reference.trim();
   if (trimmed === '') return null;
+  const quick = rootRelative(trimmed, base);
+  if (quick !== undefined) return quick;
   let url: URL;
   try {
     url = new URL(trimmed, base);
@@ -26,6 +28,35 @@ export function resolveUrl(reference: string, base: string): string | null {
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') return null;
   return url.href;
+}
+
+/** A root-relative reference the parser would copy as it is: `/a/b.html?x=1`, no dot segment, escape or odd byte. */
+const PLAIN_ROOT_RELATIVE = /^\/(?![/\\])[A-Za-z0-9\-._~!$&()*+,;=:@/]*(?:\?[A-Za-z0-9\-._~!$&()*+,;=:@/?]*)?$/;
+const DOT_SEGMENT = /\/\.\.?(?:[/?]|$)/;
+let lastBase = '';
+let lastOrigin: string | undefined;
+
+/**
+ * Most links of a site are root-relative and plain; the parser would only put the base's origin in front, so that is
+ * done here without parsing both again (a third of the crawl's URL parsing). Undefined: let the parser decide.
+ */
+function rootRelative(reference: string, base: string): string | undefined {
+  if (reference.charCodeAt(0) !== 0x2f || !PLAIN_ROOT_RELATIVE.test(reference)) return undefined;
+  const query = reference.indexOf('?');
+  if (DOT_SEGMENT.test(query === -1 ? reference : reference.slice(0, query))) return undefined;
+  if (base !== lastBase) {
+    lastBase = base;
+    lastOrigin = undefined;
+    try {
+      const parsed = new URL(base);
+      // A base's user name and password carry over to what resolves against it; such bases take the parser's path.
+      const plain = (parsed.protocol === 'http:' || parsed.protocol === 'https:') && parsed.username === '' && parsed.password === '';
+      if (plain) lastOrigin = `${parsed.protocol}//${parsed.host}`;
+    } catch {
+      // not a base the quick path can use
+    }
+  }
+  return lastOrigin === undefined ? undefined : lastOrigin + reference;
 }
 
 /** How a crawl normalises query strings before dedupe, so one page is not fetched under endless spellings. */

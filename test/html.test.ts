@@ -2,7 +2,8 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { load } from 'cheerio';
 import { htmlWithoutScripts, parseHtml } from '../src/html.js';
-import { expectedForPage } from '../src/linktable.js';
+import fc from 'fast-check';
+import { expectedForPage, extensionOf } from '../src/linktable.js';
 import { parseSrcset } from '../src/srcset.js';
 import type { LinkResolver, Reference } from '../src/types.js';
 
@@ -468,5 +469,23 @@ describe('html: canonical, charset, robots, title', () => {
     assert.equal(doc.title, 'A & B');
     const out = doc.serialize(() => 'local/b.html', { canonicalUrl: null });
     assert.equal(out, html.replace('<Head>', '<Head><meta charset="utf-8">').replace("HREF='b.html'", "HREF='local/b.html'"));
+  });
+});
+
+describe('extensionOf reads the path the parser gives', () => {
+  it('agrees with the parsed pathname for any http(s) URL', () => {
+    const piece = fc.constantFrom('/', 'a', '.', 'html', 'css', 'PNG', 'pdf', '?', '#', '.js', 'x.tar.gz', '@', ':', '%2E', '..', '\\');
+    const tail = fc.array(piece, { maxLength: 8 }).map((pieces) => pieces.join(''));
+    const origin = fc.constantFrom('http://h', 'https://u@h:8443', 'http://[::1]:80', 'http://h.example', 'https://u:p%2F@h');
+    fc.assert(
+      fc.property(origin, tail, (start, rest) => {
+        const url = new URL(`${start}/${rest}`).href;
+        const path = new URL(url).pathname;
+        const name = path.slice(path.lastIndexOf('/') + 1);
+        const dot = name.lastIndexOf('.');
+        assert.equal(extensionOf(url), dot <= 0 ? '' : name.slice(dot + 1).toLowerCase(), url);
+      }),
+      { numRuns: 3000 },
+    );
   });
 });

@@ -1,5 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import fc from 'fast-check';
 import { fragmentOf, normalizeUrl, resolveUrl } from '../src/url.ts';
 
 describe('normalizeUrl', () => {
@@ -31,4 +32,30 @@ describe('resolveUrl', () => {
 describe('fragmentOf', () => {
   it('returns the fragment with its #', () => assert.equal(fragmentOf('a.html#x'), '#x'));
   it('returns an empty string without one', () => assert.equal(fragmentOf('a.html'), ''));
+});
+
+describe('resolveUrl against the WHATWG parser', () => {
+  // Root-relative references take a quick path (the base's origin in front); any of them must read as the parser reads it.
+  const piece = fc.constantFrom('/', 'a', 'B', '.', '..', '?', '=', '&', '%41', '%2e', ' ', '\\', "'", '"', '#', 'é', ':', '@', '~', '+', '//', '\t');
+  const reference = fc.array(piece, { maxLength: 10 }).map((pieces) => pieces.join(''));
+  const base = fc.constantFrom('http://h/a/x.html', 'https://H.example:443/dir/', 'http://127.0.0.1:8080/', 'http://u:p@h/a?q', 'mailto:x@h', 'file:///tmp/a.html');
+  const byParser = (ref: string, from: string): string | null => {
+    const trimmed = ref.trim();
+    if (trimmed === '') return null;
+    try {
+      const url = new URL(trimmed, from);
+      return url.protocol === 'http:' || url.protocol === 'https:' ? url.href : null;
+    } catch {
+      return null;
+    }
+  };
+
+  it('gives what the parser gives, for references that start with a slash and for any other', () => {
+    fc.assert(
+      fc.property(fc.oneof(reference.map((ref) => `/${ref}`), reference), base, (ref, from) => {
+        assert.equal(resolveUrl(ref, from), byParser(ref, from));
+      }),
+      { numRuns: 5000 },
+    );
+  });
 });
