@@ -142,8 +142,7 @@ const NOT_HTML = new Set(
   ).split(' '),
 );
 
-/** The extension of the URL's last path segment, lower case, without the dot ('' when there is none). */
-/** The lower-cased extension of the URL's last path segment ('' for none). Exported for its test. */
+/** The extension of the URL's last path segment, lower case, without the dot ('' when there is none). Exported for tests. */
 export function extensionOf(url: string): string {
   const path = serializedPath(url) ?? new URL(url).pathname;
   const name = path.slice(path.lastIndexOf('/') + 1);
