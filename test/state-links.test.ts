@@ -1,0 +1,35 @@
+// The link graph the SQLite state keeps for settlement: every link of a page stored, replaced whole when set again.
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { openState, type NewUrl } from '../src/state.ts';
+
+const entry = (path: string): NewUrl => ({ url: `http://h.test/${path}`, kind: 'page', expected: 'html', depth: 1, foundFrom: null, expectedPath: `h.test/${path}.html` });
+
+describe('SQLite state: the links of a page', () => {
+  it('keeps all of a page with more links than one INSERT takes, and replaces them when set again', async () => {
+    const outputDir = mkdtempSync(join(tmpdir(), 'state-links-'));
+    const state = await openState({ outputDir, purpose: 'crawl', seed: 'http://h.test/' });
+    const page = (await state.enqueue(entry('page'), Infinity)) as number;
+    const targets: number[] = [];
+    for (let i = 0; i < 150; i++) targets.push((await state.enqueue(entry(`t${i}`), Infinity)) as number);
+    await state.setLinks(page, new Map(targets.map((id, i) => [id, `h.test/t${i}.html`])));
+    // Every target lands where the page assumed, but one near the end, in the third INSERT's rows.
+    for (const [i, id] of targets.entries()) await state.update(id, { state: 'done', local_path: i === 140 ? 'h.test/moved.html' : `h.test/t${i}.html` });
+    assert.deepEqual(await state.unsettledDocuments(), [page]);
+
+    await state.setLinks(page, new Map(targets.slice(0, 20).map((id, i) => [id, `h.test/t${i}.html`])));
+    assert.deepEqual(await state.unsettledDocuments(), [], 'the links set before are gone with the page\'s new set');
+    await state.close();
+    const db = new Database(join(outputDir, '.sitemirror', 'state.db'), { readonly: true });
+    try {
+      const rows = db.prepare('SELECT to_id, assumed_path FROM links WHERE from_id = ? ORDER BY to_id').all(page) as { to_id: number; assumed_path: string }[];
+      assert.deepEqual(rows, targets.slice(0, 20).map((id, i) => ({ to_id: id, assumed_path: `h.test/t${i}.html` })));
+    } finally {
+      db.close();
+    }
+  });
+});
