@@ -1,6 +1,7 @@
 // Which HTML attribute holds which kind of link: one table read by both extraction and rewriting
 // (after website-scraper's path containers). Pure.
 import type { ExpectedType, ReferenceKind } from './types.js';
+import { pathnameOf } from './url.js';
 
 /** What the table reads of an element: its lower-case name and its decoded attributes. */
 export interface Element {
@@ -144,22 +145,10 @@ const NOT_HTML = new Set(
 
 /** The extension of the URL's last path segment, lower case, without the dot ('' when there is none). Exported for tests. */
 export function extensionOf(url: string): string {
-  const path = serializedPath(url) ?? new URL(url).pathname;
+  const path = pathnameOf(url);
   const name = path.slice(path.lastIndexOf('/') + 1);
   const dot = name.lastIndexOf('.');
   return dot <= 0 ? '' : name.slice(dot + 1).toLowerCase();
-}
-
-/** The path of an http(s) URL as the parser writes it (these are: see linkTarget), read without parsing it again. */
-function serializedPath(url: string): string | undefined {
-  const authority = url.startsWith('http://') ? 7 : url.startsWith('https://') ? 8 : -1;
-  if (authority === -1) return undefined;
-  const start = url.indexOf('/', authority);
-  if (start === -1) return '/';
-  const query = url.indexOf('?', start);
-  const fragment = url.indexOf('#', start);
-  const end = Math.min(query === -1 ? url.length : query, fragment === -1 ? url.length : fragment);
-  return url.slice(start, end);
 }
 
 /** A followed link is expected to be HTML unless its extension clearly says otherwise. */

@@ -1,6 +1,7 @@
 // What a response really is: the Content-Type, unless the first bytes clearly say otherwise
 // (a small, conservative subset of the WHATWG MIME Sniffing standard). Pure: no I/O.
 import mime from 'mime-types';
+import { pathnameOf } from './url.js';
 
 /** A byte pattern at the start of the body; null matches any byte. */
 interface Signature {
@@ -94,12 +95,4 @@ function typeFromExtension(url: string): string {
   if (pathname === '' || pathname.endsWith('/')) return '';
   const type = mime.lookup(pathname);
   return type ? type.toLowerCase() : '';
-}
-
-function pathnameOf(url: string): string {
-  try {
-    return new URL(url).pathname;
-  } catch {
-    return '';
-  }
 }

@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { fragmentOf, normalizeUrl, resolveUrl } from '../src/url.ts';
+import { fragmentOf, normalizeUrl, pathnameOf, resolveUrl } from '../src/url.ts';
 
 describe('normalizeUrl', () => {
   const cases: [string, string, string][] = [
@@ -54,6 +54,31 @@ describe('resolveUrl against the WHATWG parser', () => {
     fc.assert(
       fc.property(fc.oneof(reference.map((ref) => `/${ref}`), reference), base, (ref, from) => {
         assert.equal(resolveUrl(ref, from), byParser(ref, from));
+      }),
+      { numRuns: 5000 },
+    );
+  });
+});
+
+describe('pathnameOf against the WHATWG parser', () => {
+  it('gives the parsed pathname of any URL that parses, written as the parser writes URLs or not', () => {
+    const start = fc.constantFrom('http://h', 'https://u:p@h:8443', 'http://[::1]', 'HTTP://H', 'http:/', 'http://', 'ftp://h', 'https://h?q', 'x');
+    const piece = fc.constantFrom('/', 'a', '.', '..', 'b.html', '?', '#', '%2e', '%2E', '%41', '%', '\\', ' ', '\t', 'é', '"', '<', '`', '{', ':', '@', '~');
+    const rest = fc.array(piece, { maxLength: 10 }).map((pieces) => pieces.join(''));
+    const byParser = (url: string): string => {
+      try {
+        return new URL(url).pathname;
+      } catch {
+        return '';
+      }
+    };
+    fc.assert(
+      fc.property(start, rest, (head, tail) => {
+        const url = `${head}${tail}`;
+        if (URL.canParse(url)) assert.equal(pathnameOf(url), byParser(url), url);
+        else assert.ok(pathnameOf(url) === '' || pathnameOf(url).startsWith('/'), url);
+        const href = URL.canParse(url) ? new URL(url).href : undefined;
+        if (href !== undefined) assert.equal(pathnameOf(href), byParser(href), href);
       }),
       { numRuns: 5000 },
     );
