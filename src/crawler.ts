@@ -392,9 +392,8 @@ class Crawler {
               this.traffic.requests++;
               this.turns.requestStarted();
               const fetchAnew = () => this.fetcher.fetch(item.url, { headers, followRedirects: false, signal: this.halt.signal });
-              // The seed of a new mirror may be on its way already (HeadStart); no referer or validator applies to it.
-              const early = Object.keys(headers).length === 0 ? this.headStart?.takeSeed(item.url, fetchAnew) : undefined;
-              return this.archived(item.url, headers, early ?? fetchAnew());
+              // The seed of a new mirror may be on its way already (HeadStart).
+              return this.archived(item.url, headers, this.headStart?.takeSeed(item.url, headers, fetchAnew) ?? fetchAnew());
             }),
           ),
         {

@@ -93,9 +93,12 @@ export class HeadStart {
     return robots;
   }
 
-  /** The seed's response asked for ahead, if url is the seed and it was not taken yet; else fetchAnew's. */
-  takeSeed(url: string, fetchAnew: () => Promise<PageSource>): Promise<PageSource> | undefined {
-    if (url !== this.#seedUrl || this.#seed === undefined) return undefined;
+  /**
+   * The seed's response asked for ahead, if url is the seed, it was not taken yet and the crawl would send no header
+   * of its own (a referer, a validator) with it; then fetchAnew's answer if robots.txt had not allowed it here.
+   */
+  takeSeed(url: string, headers: Record<string, string>, fetchAnew: () => Promise<PageSource>): Promise<PageSource> | undefined {
+    if (url !== this.#seedUrl || this.#seed === undefined || Object.keys(headers).length > 0) return undefined;
     const seed = this.#seed;
     this.#seed = undefined;
     return seed.then((source) => source ?? fetchAnew());

@@ -33,10 +33,11 @@ const EXTENSION = /\.(?=[A-Za-z0-9]{0,9}[A-Za-z])[A-Za-z0-9]{1,10}$/;
 /** Windows device names, reserved with any extension and before trailing spaces (`aux.html`, `CON`, `com1.txt`). */
 const DEVICE_NAME = /^(?:con|prn|aux|nul|com[0-9¹²³]|lpt[0-9¹²³]|conin\$|conout\$)(?=[. ]|$)/i;
 /** What an href may hold literally: RFC 3986 pchar minus `%`, and minus `'()&` so it is safe in CSS url() and attributes. */
-const HREF_SAFE = /^[A-Za-z0-9\-._~!$*+,;=:@]$/;
-const HREF_SAFE_SEGMENT = /^[A-Za-z0-9\-._~!$*+,;=:@]*$/;
+const HREF_SAFE_CHARS = 'A-Za-z0-9\\-._~!$*+,;=:@';
+const HREF_SAFE = new RegExp(`^[${HREF_SAFE_CHARS}]$`);
+const HREF_SAFE_SEGMENT = new RegExp(`^[${HREF_SAFE_CHARS}]*$`);
 /** Segments that all need no escape, with the slashes between them. */
-const HREF_SAFE_PATH = /^[A-Za-z0-9\-._~!$*+,;=:@/]*$/;
+const HREF_SAFE_PATH = new RegExp(`^[${HREF_SAFE_CHARS}/]*$`);
 const SLASH = 0x2f;
 const UTF8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 

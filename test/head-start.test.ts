@@ -75,7 +75,7 @@ async function headStartOn(server: HostileServer, args: string[] = [], prepare?:
   prepare?.(output);
   const headStart = HeadStart.start(parseCrawlArgs([`${server.origin}/`, '-o', output, ...args]))!;
   await headStart.take(`${server.origin}/robots.txt`)!.catch(() => undefined);
-  const seed = headStart.takeSeed(`${server.origin}/`, async () => FETCHED_ANEW);
+  const seed = headStart.takeSeed(`${server.origin}/`, {}, async () => FETCHED_ANEW);
   return { headStart, seed: await seed };
 }
 
@@ -85,6 +85,16 @@ describe('the head start on the seed of a new mirror', () => {
     const { headStart, seed } = await headStartOn(server);
     assert.deepEqual(server.paths(), ['/robots.txt', '/']);
     assert.equal(seed?.status, 200);
+    assert.match(seed!.body.toString(), /<title>home<\/title>/);
+    await headStart.fetcher.close();
+  });
+
+  it('is not handed to a seed request that carries headers of its own (a validator), and stays for the plain one', async () => {
+    const server = await site(page('User-agent: *\n', 'text/plain'));
+    const output = await tempDir();
+    const headStart = HeadStart.start(parseCrawlArgs([`${server.origin}/`, '-o', output]))!;
+    assert.equal(headStart.takeSeed(`${server.origin}/`, { 'if-none-match': '"x"' }, async () => FETCHED_ANEW), undefined);
+    const seed = await headStart.takeSeed(`${server.origin}/`, {}, async () => FETCHED_ANEW);
     assert.match(seed!.body.toString(), /<title>home<\/title>/);
     await headStart.fetcher.close();
   });
