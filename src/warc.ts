@@ -38,7 +38,7 @@ export interface WarcWriterOptions {
 }
 
 const SERIALIZE = { gzip: true, digest: { algo: 'sha-256', prefix: 'sha256:', base32: false } } as const;
-/** undici takes the chunked framing off, so the stored payload is the de-chunked body (as every WARC writer keeps it). */
+/** node:http takes the chunked framing off, so the stored payload is the de-chunked body (as every WARC writer keeps it). */
 const FRAMING = new Set(['transfer-encoding']);
 const PROFILE_NOT_MODIFIED = 'http://netpreserve.org/warc/1.1/revisit/server-not-modified';
 
@@ -182,7 +182,7 @@ async function serializeExchange(exchange: WarcExchange, earlier: EarlierCapture
 
 /**
  * The headers as received, in their order. What no longer describes the stored payload moves to X-Archive-Orig-*
- * (the convention of Heritrix and pywb): the chunked framing undici removed, a Content-Length that does not match,
+ * (the convention of Heritrix and pywb): the chunked framing node:http removed, a Content-Length that does not match,
  * and Content-Encoding when the payload was handed over decoded.
  */
 function responseHeaders(headers: Record<string, string>, body: Buffer | undefined, decoded: boolean): [string, string][] {

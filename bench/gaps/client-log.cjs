@@ -1,6 +1,6 @@
-// Preload for the crawler (node -r): each undici request's creation, headers on the wire (with the local port),
-// response headers and end, from undici's diagnostics channels, on the monotonic clock; written at exit to
-// $GAPS_DIR/client.json with the process's start. Used by bench/gaps/run.mjs.
+// Preload for the crawler (node -r): each node:http client request's creation, its write to the socket (with the
+// local port) and its response's end, from node's diagnostics channels and the request's 'finish' event, on the
+// monotonic clock; written at exit to $GAPS_DIR/client.json with the process's start. Used by bench/gaps/run.mjs.
 const diagnostics = require('node:diagnostics_channel');
 const { writeFileSync } = require('node:fs');
 const { join } = require('node:path');
@@ -9,17 +9,15 @@ const micros = () => Number(process.hrtime.bigint() / 1000n);
 const processStart = micros() - Math.round(performance.now() * 1000);
 const byRequest = new WeakMap();
 const rows = [];
-diagnostics.subscribe('undici:request:create', ({ request }) => {
-  const row = { url: request.origin + request.path, created: micros() };
+diagnostics.subscribe('http.client.request.start', ({ request }) => {
+  const row = { url: `${request.protocol}//${request.getHeader('host')}${request.path}`, created: micros() };
   byRequest.set(request, row);
   rows.push(row);
+  // 'finish': the request's headers (a GET has no body) are handed to the socket.
+  request.once('finish', () => Object.assign(row, { sent: micros(), port: request.socket?.localPort }));
 });
-diagnostics.subscribe('undici:client:sendHeaders', ({ request, socket }) => {
-  const row = byRequest.get(request);
-  if (row) Object.assign(row, { sent: micros(), port: socket.localPort });
-});
-diagnostics.subscribe('undici:request:trailers', ({ request }) => {
+diagnostics.subscribe('http.client.response.finish', ({ request }) => {
   const row = byRequest.get(request);
   if (row) row.ended = micros();
 });
-process.on('exit', () => writeFileSync(join(process.env.GAPS_DIR, 'client.json'), JSON.stringify({ processStart, rows })));
+process.on('exit', () => rows.length > 0 && writeFileSync(join(process.env.GAPS_DIR, 'client.json'), JSON.stringify({ processStart, rows })));

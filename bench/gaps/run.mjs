@@ -5,7 +5,7 @@
 // between a response and the next request on the same socket; and for a Node client, each gap split into its parts.
 //   node bench/gaps/run.mjs [--pages 1000] [--latency 50] [--connections 5] [--floor] [--first 8] [-- command…]
 // Default command: sitemirror -c N --per-host N into a temporary folder. --floor then replays the same URLs with
-// undici alone (bench/gaps/floor.mjs). Examples:
+// node:http alone (bench/gaps/floor.mjs). Examples:
 //   node bench/gaps/run.mjs --floor
 //   node bench/gaps/run.mjs -- wget2 -q --mirror --convert-links --page-requisites --adjust-extension --max-threads=5 -P /tmp/w2 {url}
 import { spawn } from 'node:child_process';
@@ -50,7 +50,7 @@ try {
     const urls = JSON.parse(readFileSync(client, 'utf8')).rows.map((row) => row.url);
     writeFileSync(join(work, 'urls.json'), JSON.stringify(urls));
     rmSync(client);
-    await measure('undici alone (floor)', [process.execPath, join(HERE, 'floor.mjs'), join(work, 'urls.json'), String(connections)]);
+    await measure('node:http alone (floor)', [process.execPath, join(HERE, 'floor.mjs'), join(work, 'urls.json'), String(connections)]);
   }
 } finally {
   site.kill();
@@ -105,7 +105,7 @@ function socketGaps(rows) {
 function reportClient(serverRows, { processStart, rows }) {
   const sent = rows.filter((row) => row.sent !== undefined && row.ended !== undefined);
   const serverByPort = groupBy(serverRows, ([port]) => port);
-  const parts = { 'read (response written → its end read by undici)': [], 'work (end read → next request created)': [], 'undici (created → headers on the wire)': [], 'wire (headers sent → request at the server)': [] };
+  const parts = { 'read (response written → its end read by the client)': [], 'work (end read → next request created)': [], 'client (created → request written to the socket)': [], 'wire (headers sent → request at the server)': [] };
   const [read, made, client, wire] = Object.values(parts);
   for (const [port, requests] of groupBy(sent, (row) => row.port)) {
     const served = (serverByPort.get(port) ?? []).sort((a, b) => a[1] - b[1]);
