@@ -372,7 +372,8 @@ function utf8Header(value: string): string {
 
 /** Response headers from node's raw list: lower-case names, every value of a repeated header kept, in order. */
 function headersOf(raw: string[]): Record<string, string | string[]> {
-  const headers: Record<string, string | string[]> = {};
+  // No prototype: a header named __proto__ or constructor is a header like any other.
+  const headers: Record<string, string | string[]> = Object.create(null);
   for (let i = 0; i + 1 < raw.length; i += 2) {
     const name = raw[i]!.toLowerCase();
     const value = raw[i + 1]!;
@@ -384,12 +385,12 @@ function headersOf(raw: string[]): Record<string, string | string[]> {
   return headers;
 }
 
-function flattenHeaders(raw: Record<string, string | string[] | undefined>): Record<string, string> {
+/** One string per header (headersOf made the names lower-case already); set-cookie values one per line. */
+function flattenHeaders(raw: Record<string, string | string[]>): Record<string, string> {
   const headers: Record<string, string> = {};
-  for (const [name, value] of Object.entries(raw)) {
-    if (value === undefined) continue;
-    const key = name.toLowerCase();
-    headers[key] = Array.isArray(value) ? value.join(key === 'set-cookie' ? '\n' : ', ') : value;
+  for (const name in raw) {
+    const value = raw[name]!;
+    headers[name] = typeof value === 'string' ? value : value.join(name === 'set-cookie' ? '\n' : ', ');
   }
   return headers;
 }

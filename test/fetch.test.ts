@@ -44,6 +44,19 @@ describe('HttpFetcher', () => {
   });
 
   describe('responses', () => {
+    it('reads headers named like Object.prototype properties as plain headers', async () => {
+      // A hostile server's header names must not reach an object's prototype.
+      site.route('/proto-headers', (_req, res) => {
+        res.writeHead(200, [['__proto__', 'x'], ['__proto__', 'y'], ['constructor', 'c'], ['Content-Type', 'text/plain']]);
+        res.end('ok');
+      });
+      const page = await fetcher.fetch(`${site.origin}/proto-headers`);
+      assert.equal(page.body.toString(), 'ok');
+      assert.equal(page.headers.constructor, 'c');
+      assert.equal(page.contentType, 'text/plain');
+      assert.equal(Object.getPrototypeOf({}), Object.prototype);
+    });
+
     it('reads a 200 with headers, media type and charset', async () => {
       site.route('/plain', (_req, res) => {
         res.writeHead(200, [['Content-Type', 'Text/HTML; Charset="ISO-8859-1"'], ['Set-Cookie', 'a=1'], ['Set-Cookie', 'b=2'], ['X-Two', '1'], ['X-Two', '2']]);
