@@ -251,26 +251,43 @@ export class HttpFetcher {
     return { body, wireBody: codings.length > 0 ? Buffer.concat(wireChunks) : body };
   }
 
-  /** An unencoded body (most of them): read straight into memory, without a stream pipeline; wire and payload are one. */
-  async #readPlain(response: HttpResponse, url: string, idle: NodeJS.Timeout): Promise<Buffer> {
+  /**
+   * An unencoded body (most of them): read straight into memory, without a stream pipeline; wire and payload are one.
+   * Read on its events rather than with for await, whose iterator ends only at 'close', a few ticks after 'end':
+   * about 80 µs a response that the next request on the connection waited for (measured at 5 connections).
+   */
+  #readPlain(response: HttpResponse, url: string, idle: NodeJS.Timeout): Promise<Buffer> {
     const { maxBytes } = this.#options;
+    const body = response.body;
     const chunks: Buffer[] = [];
     let size = 0;
-    try {
-      for await (const chunk of response.body as AsyncIterable<Buffer>) {
+    return new Promise<Buffer>((resolve, reject) => {
+      const settle = (error?: unknown): void => {
+        clearTimeout(idle);
+        body.off('data', onData).off('end', onEnd).off('error', settle).off('close', onClose);
+        // Settled: an error the socket reports later (after a reset, say) has no one left to tell, and must not crash.
+        body.on('error', ignoreLateError);
+        if (error === undefined) resolve(Buffer.concat(chunks, size));
+        else reject(error);
+      };
+      const onData = (chunk: Buffer): void => {
         idle.refresh();
         size += chunk.length;
-        if (size > maxBytes) {
-          // Destroying the response closes the connection: nothing more is read.
-          response.body.destroy();
-          throw tooLarge(url, maxBytes, 'is larger');
-        }
         chunks.push(chunk);
-      }
-    } finally {
-      clearTimeout(idle);
-    }
-    return Buffer.concat(chunks, size);
+        if (size <= maxBytes) return;
+        const error = tooLarge(url, maxBytes, 'is larger');
+        settle(error);
+        // Destroying the response closes the connection: nothing more is read.
+        body.destroy();
+      };
+      const onEnd = (): void => settle();
+      // 'close' before 'end' without an error: the connection went away mid-body.
+      const prematureClose = (): Error => Object.assign(new Error(`${url}: the connection closed before the body ended`), { code: 'ERR_STREAM_PREMATURE_CLOSE' });
+      const onClose = (): void => settle(prematureClose());
+      // Gone before it was read (a reset between the headers and this call): no event is left to come.
+      if (body.destroyed) return settle(body.errored ?? prematureClose());
+      body.on('data', onData).once('end', onEnd).once('error', settle).once('close', onClose);
+    });
   }
 
   /** The request headers a fetch of url without redirects sends (for --warc's request records). */
@@ -457,6 +474,9 @@ function errorCode(error: unknown): string | undefined {
 function timeoutError(message: string): SitemirrorError {
   return new SitemirrorError('TIMEOUT', message, { retryable: true });
 }
+
+/** Listens for a stream's errors once whoever read it has settled (an 'error' without a listener would throw). */
+function ignoreLateError(): void {}
 
 function tooLarge(url: string, maxBytes: number, what: string): SitemirrorError {
   return new SitemirrorError('TOO_LARGE', `${url} ${what} than the ${maxBytes}-byte limit`);
