@@ -479,7 +479,7 @@ class Crawler {
     const path = claim.path;
     // The claim recorded sha256 and own_path with the path, so an alias with the same bytes shares this file.
     // A real 0-byte answer is kept as 0 bytes (L-05): no links to rewrite, and no canonical added to nothing.
-    const document = source.body.length === 0 || this.tooLargeToParse(record.url, mediaType, source.body.length) ? null : openDocument(
+    const document = source.body.length === 0 || this.tooLargeToParse(record.url, mediaType, source.body.length) ? null : await openDocument(
       { url: source.finalUrl, mediaType, charset: source.charset, body: source.body, robotsHeader: source.headers['x-robots-tag'] },
       { canonical: this.options.canonical, dropScripts: source.via === 'browser' && !this.options.keepScripts },
     );

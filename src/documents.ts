@@ -41,9 +41,9 @@ export function withoutScripts(snapshot: Buffer): Buffer {
 }
 
 /** Opens an HTML page or a stylesheet for extraction and rewriting; null for every other kind of file (kept byte for byte). */
-export function openDocument(input: DocumentInput, options: DocumentOptions): MirrorDocument | null {
+export async function openDocument(input: DocumentInput, options: DocumentOptions): Promise<MirrorDocument | null> {
   if (isHtmlType(input.mediaType)) {
-    const { text } = decodeHtml(input.body, input.charset);
+    const { text } = await decodeHtml(input.body, input.charset);
     const page = parseHtml(text, input.url);
     const headerNofollow = /\b(nofollow|none)\b/i.test(input.robotsHeader ?? '');
     return {

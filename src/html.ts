@@ -2,7 +2,6 @@
 // <base>, canonical and charset settled so the saved page stands on its own. Everything else stays as served.
 // Pure: no I/O, no knowledge of the crawl's scope or of file paths.
 import { isUtf8 } from 'node:buffer';
-import { ResultType, Sniffer } from 'encoding-sniffer/sniffer';
 import { decodeBytes, encodingForLabel } from './charset.js';
 import { parseStyleDeclarations, parseStylesheet } from './css.js';
 import {
@@ -238,15 +237,36 @@ function escapeAttribute(value: string): string {
 // spec suggests catches most of those without a second parse.
 const PRESCAN_BYTES = 16 * 1024;
 
-/** Decodes HTML bytes: BOM, then the HTTP charset, then a <meta> prescan, then UTF-8 if the bytes are valid UTF-8, else windows-1252 (WHATWG encoding sniffing). Returns the text and the encoding name used. */
-export function decodeHtml(body: Buffer, headerCharset?: string): { text: string; encoding: string } {
-  const sniffer = new Sniffer({ transportLayerEncodingLabel: headerCharset, maxBytes: PRESCAN_BYTES });
-  // A charset the HTTP header names is final unless a byte order mark overrides it, so the <meta> prescan (a fifth
-  // of the decoding time) is needed only without one; the first 3 bytes hold any BOM.
-  sniffer.write(encodingForLabel(headerCharset) === null ? body : body.subarray(0, 3));
-  const declared = sniffer.resultType === ResultType.DEFAULT ? null : sniffer.encoding;
-  // 'replacement' (e.g. a header saying iso-2022-kr) and x-user-defined cannot be decoded here: treated as undeclared.
-  const encoding =
-    declared !== null && encodingForLabel(declared) !== null ? declared : isUtf8(body) ? 'UTF-8' : 'windows-1252';
+/**
+ * Decodes HTML bytes: BOM, then the HTTP charset, then a <meta> prescan, then UTF-8 if the bytes are valid UTF-8, else
+ * windows-1252 (WHATWG encoding sniffing). Returns the text and the encoding's name as TextDecoder spells it.
+ */
+export async function decodeHtml(body: Buffer, headerCharset?: string): Promise<{ text: string; encoding: string }> {
+  // A charset the HTTP header names is final unless a byte order mark overrides it, so the <meta> prescan is needed
+  // only without one.
+  const declared = bomEncoding(body) ?? encodingForLabel(headerCharset) ?? (await prescannedEncoding(body, headerCharset));
+  const encoding = declared ?? (isUtf8(body) ? 'utf-8' : 'windows-1252');
   return { text: decodeBytes(body, encoding), encoding };
+}
+
+/** The encoding a byte order mark names, or null. */
+function bomEncoding(body: Buffer): string | null {
+  if (body[0] === 0xef && body[1] === 0xbb && body[2] === 0xbf) return 'utf-8';
+  if (body[0] === 0xfe && body[1] === 0xff) return 'utf-16be';
+  if (body[0] === 0xff && body[1] === 0xfe) return 'utf-16le';
+  return null;
+}
+
+// The sniffer and the label table it loads take 35-40 ms to import: loaded only for the first page whose header
+// names no charset, so a crawl of a site that sends one (most do) starts that much sooner.
+let snifferModule: Promise<typeof import('encoding-sniffer/sniffer')> | undefined;
+
+/** The encoding a <meta> prescan of the first PRESCAN_BYTES finds, or null (then UTF-8 or windows-1252 by the bytes). */
+async function prescannedEncoding(body: Buffer, headerCharset: string | undefined): Promise<string | null> {
+  const { ResultType, Sniffer } = await (snifferModule ??= import('encoding-sniffer/sniffer'));
+  // The header's label goes in even though it is not decodable here: 'replacement' (a header saying iso-2022-kr) and
+  // x-user-defined then win over the prescan as the spec says, and fall back below like any undecodable encoding.
+  const sniffer = new Sniffer({ transportLayerEncodingLabel: headerCharset, maxBytes: PRESCAN_BYTES });
+  sniffer.write(body);
+  return sniffer.resultType === ResultType.DEFAULT ? null : encodingForLabel(sniffer.encoding);
 }

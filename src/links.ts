@@ -104,7 +104,7 @@ export class LinkSettler {
         const record = await this.state.getById(id);
         if (!record || record.state !== 'done' || !record.sha256 || !record.local_path) continue;
         const body = await this.store.readRaw(record.sha256);
-        const document = openDocument(
+        const document = await openDocument(
           { url: record.url, mediaType: record.content_type ?? '', charset: record.charset ?? undefined, body },
           { canonical: this.canonical, dropScripts: false },
         );
@@ -142,7 +142,7 @@ export class LinkSettler {
         const mediaType = preferred.content_type ?? '';
         const isDocument = isHtmlType(mediaType) || mediaType === 'text/css';
         const document = isDocument
-          ? openDocument(
+          ? await openDocument(
               { url: preferred.url, mediaType, charset: preferred.charset ?? undefined, body: await this.store.readRaw(preferred.sha256!) },
               { canonical: this.canonical, dropScripts: false },
             )

@@ -10,57 +10,64 @@ const utf8Page = (head = '') => `<!DOCTYPE html><html><head>${head}<title>${MIXE
 const bytes = (text: string, encoding: string): Buffer => iconv.encode(text, encoding);
 
 describe('decodeHtml: WHATWG encoding sniffing (E-03)', () => {
-  it('uses the HTTP charset', () => {
-    assert.deepEqual(decodeHtml(Buffer.from(utf8Page()), 'utf-8'), { text: utf8Page(), encoding: 'UTF-8' });
+  it('uses the HTTP charset', async () => {
+    assert.deepEqual(await decodeHtml(Buffer.from(utf8Page()), 'utf-8'), { text: utf8Page(), encoding: 'utf-8' });
   });
 
-  it('uses <meta charset> when the header has none', () => {
+  it('uses <meta charset> when the header has none', async () => {
     const html = utf8Page('<meta charset="utf-8">');
-    assert.deepEqual(decodeHtml(Buffer.from(html)), { text: html, encoding: 'UTF-8' });
+    assert.deepEqual(await decodeHtml(Buffer.from(html)), { text: html, encoding: 'utf-8' });
   });
 
-  it('reads undeclared bytes that are valid UTF-8 as UTF-8 (never re-encoding them as Latin-1)', () => {
-    assert.deepEqual(decodeHtml(Buffer.from(utf8Page())), { text: utf8Page(), encoding: 'UTF-8' });
+  it('reads undeclared bytes that are valid UTF-8 as UTF-8 (never re-encoding them as Latin-1)', async () => {
+    assert.deepEqual(await decodeHtml(Buffer.from(utf8Page())), { text: utf8Page(), encoding: 'utf-8' });
   });
 
-  it('reads ISO-8859-1 from the header as windows-1252, as browsers do', () => {
+  it('reads ISO-8859-1 from the header as windows-1252, as browsers do', async () => {
     const html = '<html><body>Café – “quoted”</body></html>';
-    const result = decodeHtml(bytes(html, 'windows-1252'), 'ISO-8859-1');
+    const result = await decodeHtml(bytes(html, 'windows-1252'), 'ISO-8859-1');
     assert.deepEqual(result, { text: html, encoding: 'windows-1252' });
   });
 
-  it('guesses windows-1252 for undeclared bytes that are not valid UTF-8', () => {
+  it('guesses windows-1252 for undeclared bytes that are not valid UTF-8', async () => {
     const html = '<p>Élan vital, déjà vu</p>';
-    assert.deepEqual(decodeHtml(bytes(html, 'latin1')), { text: html, encoding: 'windows-1252' });
+    assert.deepEqual(await decodeHtml(bytes(html, 'latin1')), { text: html, encoding: 'windows-1252' });
   });
 
-  it('decodes Shift_JIS declared only in <meta http-equiv>', () => {
+  it('decodes Shift_JIS declared only in <meta http-equiv>', async () => {
     const html = `<html><head><meta http-equiv="Content-Type" content="text/html; charset=shift_jis"></head><body>${JAPANESE}</body></html>`;
-    assert.deepEqual(decodeHtml(bytes(html, 'Shift_JIS')), { text: html, encoding: 'Shift_JIS' });
+    assert.deepEqual(await decodeHtml(bytes(html, 'Shift_JIS')), { text: html, encoding: 'shift_jis' });
   });
 
-  it('decodes GB2312 (as its superset GBK)', () => {
+  it('decodes GB2312 (as its superset GBK)', async () => {
     const html = '<html><head><meta charset="gb2312"></head><body>中文页面</body></html>';
-    assert.deepEqual(decodeHtml(bytes(html, 'gbk')), { text: html, encoding: 'GBK' });
-    assert.equal(decodeHtml(bytes('<p>中文</p>', 'gbk'), 'GB2312').text, '<p>中文</p>');
+    assert.deepEqual(await decodeHtml(bytes(html, 'gbk')), { text: html, encoding: 'gbk' });
+    assert.equal((await decodeHtml(bytes('<p>中文</p>', 'gbk'), 'GB2312')).text, '<p>中文</p>');
   });
 
-  it('lets a byte order mark override a wrong header', () => {
+  it('lets a byte order mark override a wrong header', async () => {
     const body = Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(utf8Page())]);
-    assert.deepEqual(decodeHtml(body, 'iso-8859-1'), { text: utf8Page(), encoding: 'UTF-8' });
+    assert.deepEqual(await decodeHtml(body, 'iso-8859-1'), { text: utf8Page(), encoding: 'utf-8' });
     const utf16 = Buffer.concat([Buffer.from([0xff, 0xfe]), bytes('<p>é</p>', 'utf-16le')]);
-    assert.equal(decodeHtml(utf16, 'utf-8').text, '<p>é</p>');
+    assert.deepEqual(await decodeHtml(utf16, 'utf-8'), { text: '<p>é</p>', encoding: 'utf-16le' });
+    const utf16be = Buffer.concat([Buffer.from([0xfe, 0xff]), bytes('<p>é</p>', 'utf-16be')]);
+    assert.deepEqual(await decodeHtml(utf16be, 'utf-8'), { text: '<p>é</p>', encoding: 'utf-16be' });
   });
 
-  it('lets the header win over <meta>, and ignores an unknown header label', () => {
+  it('lets the header win over <meta>, and ignores an unknown header label', async () => {
     const html = '<meta charset="shift_jis"><p>Café</p>';
-    assert.equal(decodeHtml(Buffer.from(html), 'utf-8').text, html);
-    assert.equal(decodeHtml(Buffer.from(html), 'no-such-charset').encoding, 'Shift_JIS');
+    assert.equal((await decodeHtml(Buffer.from(html), 'utf-8')).text, html);
+    assert.equal((await decodeHtml(Buffer.from(html), 'no-such-charset')).encoding, 'shift_jis');
   });
 
-  it('writes a Shift_JIS page out as UTF-8 text that says utf-8 and keeps its Japanese', () => {
+  it('lets an undecodable header charset (replacement) beat <meta>, then falls back by the bytes', async () => {
+    const html = '<meta charset="shift_jis"><p>Café</p>';
+    assert.deepEqual(await decodeHtml(Buffer.from(html), 'iso-2022-kr'), { text: html, encoding: 'utf-8' });
+  });
+
+  it('writes a Shift_JIS page out as UTF-8 text that says utf-8 and keeps its Japanese', async () => {
     const html = `<html><head><meta http-equiv="Content-Type" content="text/html; charset=Shift_JIS"><title>${JAPANESE}</title></head><body><a href="ページ.html#見出し">${JAPANESE}</a></body></html>`;
-    const { text } = decodeHtml(bytes(html, 'Shift_JIS'));
+    const { text } = await decodeHtml(bytes(html, 'Shift_JIS'));
     const doc = parseHtml(text, 'http://host/');
     assert.equal(doc.title, JAPANESE);
     assert.deepEqual(doc.references.map((ref) => ref.url), ['http://host/%E3%83%9A%E3%83%BC%E3%82%B8.html']);
