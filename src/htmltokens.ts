@@ -2,7 +2,17 @@
 // and attribute value sits in the text, so links can be rewritten by splicing the original text: the rest of the
 // page stays byte for byte as served, and no tree is built or serialized. Pure.
 import { decodeHTML, decodeHTMLAttribute } from 'entities';
-import { QuoteType, Tokenizer, type TokenizerCallbacks } from 'htmlparser2';
+import type { QuoteType as QuoteKind, Tokenizer as HtmlTokenizer, TokenizerCallbacks } from 'htmlparser2';
+
+// htmlparser2's index also loads its tree builder and DomUtils, about 25 ms of a crawl's start-up spent before the
+// first page can be read; its Tokenizer module alone is all this needs. The package does not export that file, so it
+// is found beside the index (the version is pinned in package.json; every HTML test loads it).
+const tokenizerModule = (await import(new URL('./Tokenizer.js', import.meta.resolve('htmlparser2')).href)) as {
+  default: typeof HtmlTokenizer;
+  QuoteType: typeof QuoteKind;
+};
+const Tokenizer = tokenizerModule.default;
+const QuoteType = tokenizerModule.QuoteType;
 
 /** Where an attribute sits in the text: its name starts at nameStart, the whole attribute ends at end. */
 export interface AttributeSpan {
@@ -11,7 +21,7 @@ export interface AttributeSpan {
   valueStart: number;
   valueEnd: number;
   end: number;
-  quote: QuoteType;
+  quote: QuoteKind;
 }
 
 /** A start tag as written: names in lower case, attribute values decoded (the first of a repeated name wins). */
@@ -88,7 +98,7 @@ class TokenCollector implements TokenizerCallbacks {
 
   onattribentity(): void {} // not called: the tokenizer leaves entities alone (see tokenizeHtml)
 
-  onattribend(quote: QuoteType, endIndex: number): void {
+  onattribend(quote: QuoteKind, endIndex: number): void {
     const tag = this.tag;
     if (tag === null) return;
     // SVG's xlink:href is the element's href (parse5 stores it under that local name too).
@@ -228,7 +238,7 @@ function insertionFirst(a: TextEdit, b: TextEdit): number {
 }
 
 /** An attribute value written back in its own quotes (an unquoted value gains double quotes). */
-export function quotedValue(value: string, quote: QuoteType): string {
+export function quotedValue(value: string, quote: QuoteKind): string {
   const escaped = value.replace(/&/g, '&amp;');
   if (quote === QuoteType.Single) return escaped.replace(/'/g, '&#39;');
   const inDouble = escaped.replace(/"/g, '&quot;');
