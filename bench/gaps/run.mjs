@@ -105,14 +105,21 @@ function socketGaps(rows) {
 function reportClient(serverRows, { processStart, rows }) {
   const sent = rows.filter((row) => row.sent !== undefined && row.ended !== undefined);
   const serverByPort = groupBy(serverRows, ([port]) => port);
-  const parts = { 'read (response written → its end read by the client)': [], 'work (end read → next request created)': [], 'client (created → request written to the socket)': [], 'wire (headers sent → request at the server)': [] };
-  const [read, made, client, wire] = Object.values(parts);
+  const parts = {
+    'head (response written → its headers parsed by the client)': [],
+    'body (headers parsed → body end read)': [],
+    'work (body end read → next request created)': [],
+    'client (created → request written to the socket)': [],
+    'wire (headers sent → request at the server)': [],
+  };
+  const [head, body, made, client, wire] = Object.values(parts);
   for (const [port, requests] of groupBy(sent, (row) => row.port)) {
     const served = (serverByPort.get(port) ?? []).sort((a, b) => a[1] - b[1]);
     requests.sort((a, b) => a.sent - b.sent);
     if (served.length !== requests.length) continue; // a socket the server saw differently (a reset): left out
     for (let i = 1; i < requests.length; i++) {
-      read.push(requests[i - 1].ended - served[i - 1][2]);
+      head.push(requests[i - 1].headers - served[i - 1][2]);
+      body.push(requests[i - 1].ended - requests[i - 1].headers);
       made.push(requests[i].created - requests[i - 1].ended);
       client.push(requests[i].sent - Math.max(requests[i].created, requests[i - 1].ended));
       wire.push(served[i][1] - requests[i].sent);
