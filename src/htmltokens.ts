@@ -11,8 +11,33 @@ const tokenizerModule = (await import(new URL('./Tokenizer.js', import.meta.reso
   default: typeof HtmlTokenizer;
   QuoteType: typeof QuoteKind;
 };
-const Tokenizer = tokenizerModule.default;
 const QuoteType = tokenizerModule.QuoteType;
+
+/** The fields of htmlparser2's tokenizer that fastForwardTo moves (private in its types). */
+interface TokenizerCursor {
+  buffer: string;
+  index: number;
+  offset: number;
+}
+
+/**
+ * htmlparser2's tokenizer, skipping through text, raw text and quoted values to the next significant character with
+ * indexOf instead of its loop over char codes: that loop was the largest single cost of a crawl (0.16 ms of a page's
+ * 3.7, profile without inlining). Same contract: index lands on the character, or on the buffer's last one when the
+ * character is absent.
+ */
+export class IndexOfTokenizer extends tokenizerModule.default {}
+Object.defineProperty(IndexOfTokenizer.prototype, 'fastForwardTo', {
+  value: function fastForwardTo(this: TokenizerCursor, charCode: number): boolean {
+    const found = this.buffer.indexOf(String.fromCharCode(charCode), this.index + 1 - this.offset);
+    if (found === -1) {
+      this.index = this.buffer.length + this.offset - 1;
+      return false;
+    }
+    this.index = found + this.offset;
+    return true;
+  },
+});
 
 /** Where an attribute sits in the text: its name starts at nameStart, the whole attribute ends at end. */
 export interface AttributeSpan {
@@ -199,7 +224,7 @@ export function tokenizeHtml(html: string): HtmlTokens {
   // tokenizer itself would use (entities, in its attribute and text modes): the tokenizer then skips through text
   // to the next '<' and through a value to its closing quote, instead of checking every character for '&' (a
   // third less time on a typical page).
-  const tokenizer = new Tokenizer({ decodeEntities: false }, collector);
+  const tokenizer = new IndexOfTokenizer({ decodeEntities: false }, collector);
   tokenizer.write(html);
   tokenizer.end();
   const headStart = [collector.headOpenEnd, collector.htmlOpenEnd, collector.doctypeEnd].find((at) => at !== -1) ?? 0;
