@@ -2,7 +2,7 @@
 import { Writable, Transform, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import zlib from 'node:zlib';
-import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
+import { Agent as HttpAgent, request as httpRequest, type ClientRequest, type IncomingMessage } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { HttpStatusError, SitemirrorError } from './errors.js';
 import type { PageSource, RedirectHop } from './types.js';
@@ -105,18 +105,17 @@ export class HttpFetcher {
     const start = parseHttpUrl(url);
     const callerSignal = fetchRequest.signal;
     callerSignal?.throwIfAborted();
-    // One controller per fetch: the caller's signal and all our timers abort it, which fails the request or body.
-    const controller = new AbortController();
-    const onCallerAbort = (): void => controller.abort(callerSignal?.reason);
-    callerSignal?.addEventListener('abort', onCallerAbort, { once: true });
+    // One FetchAbort per fetch: the caller's signal and all our timers end it, which fails the request or body.
+    const abort = new FetchAbort();
+    const leaveSignal = callerSignal === undefined ? undefined : joinSignal(callerSignal, abort);
     const { totalTimeoutMs } = this.#options;
     const totalTimer = totalTimeoutMs === undefined ? undefined
-      : guardTimer(totalTimeoutMs, () => controller.abort(timeoutError(`${url} did not complete within ${totalTimeoutMs} ms`)));
+      : guardTimer(totalTimeoutMs, () => abort.abort(timeoutError(`${url} did not complete within ${totalTimeoutMs} ms`)));
     try {
-      return await this.#follow(url, start, fetchRequest.headers ?? {}, controller, fetchRequest.followRedirects ?? true);
+      return await this.#follow(url, start, fetchRequest.headers ?? {}, abort, fetchRequest.followRedirects ?? true);
     } finally {
       clearTimeout(totalTimer);
-      callerSignal?.removeEventListener('abort', onCallerAbort);
+      leaveSignal?.();
     }
   }
 
@@ -125,20 +124,20 @@ export class HttpFetcher {
     this.#httpsAgent.destroy();
   }
 
-  async #follow(requestedUrl: string, start: URL, extraHeaders: Record<string, string>, controller: AbortController, followRedirects: boolean): Promise<PageSource> {
+  async #follow(requestedUrl: string, start: URL, extraHeaders: Record<string, string>, abort: FetchAbort, followRedirects: boolean): Promise<PageSource> {
     const redirectChain: RedirectHop[] = [];
     const seen = new Set([start.href]);
     let current = start;
     for (;;) {
       const hopUrl = current.href;
       try {
-        const response = await this.#send(current, this.#headersFor(current, start, extraHeaders), controller);
+        const response = await this.#send(current, this.#headersFor(current, start, extraHeaders), abort);
         const { statusCode: status } = response;
         const headers = flattenHeaders(response.headers);
         if (REDIRECT_STATUSES.has(status)) {
           // The archive keeps a redirect's body as sent; otherwise drain so the connection can be reused (a failure
           // here does not matter to this fetch).
-          const kept = this.#options.keepWireBody && !followRedirects ? await this.#readBody(response, hopUrl, controller).catch(() => undefined) : undefined;
+          const kept = this.#options.keepWireBody && !followRedirects ? await this.#readBody(response, hopUrl, abort).catch(() => undefined) : undefined;
           if (kept === undefined) response.body.resume();
           const target = redirectTarget(response.headers.location, current);
           redirectChain.push({ url: hopUrl, status, location: target.href });
@@ -163,21 +162,21 @@ export class HttpFetcher {
           return { ...page, body: Buffer.alloc(0) };
         }
         if (status >= 300) {
-          const read = await this.#readBody(response, hopUrl, controller).catch(() => undefined);
+          const read = await this.#readBody(response, hopUrl, abort).catch(() => undefined);
           const retryAfterMs = status === 429 || status === 503 ? parseRetryAfter(headers['retry-after']) : undefined;
           throw new HttpResponseError(status, hopUrl, retryAfterMs, { headers, body: read?.body, wireBody: read?.wireBody, redirectChain });
         }
-        return { ...page, ...(await this.#readBody(response, hopUrl, controller)) };
+        return { ...page, ...(await this.#readBody(response, hopUrl, abort)) };
       } catch (error) {
-        throw classifyError(error, hopUrl, controller.signal);
+        throw classifyError(error, hopUrl, abort);
       }
     }
   }
 
-  #send(url: URL, headers: Record<string, string>, controller: AbortController): Promise<HttpResponse> {
+  #send(url: URL, headers: Record<string, string>, abort: FetchAbort): Promise<HttpResponse> {
     const { readTimeoutMs, connectTimeoutMs } = this.#options;
     return new Promise((resolve, reject) => {
-      const timer = guardTimer(readTimeoutMs, () => controller.abort(timeoutError(`no response from ${url.href} within ${readTimeoutMs} ms`)));
+      const timer = guardTimer(readTimeoutMs, () => abort.abort(timeoutError(`no response from ${url.href} within ${readTimeoutMs} ms`)));
       const secure = url.protocol === 'https:';
       // The URL's parts, not the URL: node would send its user info as an Authorization header.
       const request = (secure ? httpsRequest : httpRequest)({
@@ -188,8 +187,8 @@ export class HttpFetcher {
         method: 'GET',
         headers,
         agent: secure ? this.#httpsAgent : this.#httpAgent,
-        signal: controller.signal,
       });
+      abort.watch(request);
       request.once('socket', (socket) => {
         if (!socket.connecting) return; // a kept-alive connection
         const connectTimer = guardTimer(connectTimeoutMs, () => request.destroy(Object.assign(new Error(`no connection within ${connectTimeoutMs} ms`), { code: 'ETIMEDOUT' })));
@@ -214,7 +213,7 @@ export class HttpFetcher {
    * Streams the body through its decoders into memory, never holding more than maxBytes of it decoded; with
    * keepWireBody, the bytes as they arrived too (the same Buffer when there was nothing to decode).
    */
-  async #readBody(response: HttpResponse, url: string, controller: AbortController): Promise<{ body: Buffer; wireBody?: Buffer }> {
+  async #readBody(response: HttpResponse, url: string, abort: FetchAbort): Promise<{ body: Buffer; wireBody?: Buffer }> {
     const { maxBytes, readTimeoutMs } = this.#options;
     const codings = contentCodings(response.headers['content-encoding']);
     const declared = Number(response.headers['content-length']);
@@ -222,7 +221,7 @@ export class HttpFetcher {
       response.body.destroy();
       throw tooLarge(url, maxBytes, `declares ${declared} bytes`);
     }
-    const idle = guardTimer(readTimeoutMs, () => controller.abort(timeoutError(`${url} sent nothing for ${readTimeoutMs} ms mid-body`)));
+    const idle = guardTimer(readTimeoutMs, () => abort.abort(timeoutError(`${url} sent nothing for ${readTimeoutMs} ms mid-body`)));
     if (codings.length === 0) {
       const body = await this.#readPlain(response, url, idle);
       return this.#options.keepWireBody ? { body, wireBody: body } : { body };
@@ -449,8 +448,8 @@ function parseHttpUrl(url: string): URL {
 }
 
 /** Maps whatever node:http, zlib or an abort threw to our codes; an abort by the caller is rethrown as its own reason. */
-function classifyError(error: unknown, url: string, signal: AbortSignal): unknown {
-  if (signal.aborted) return signal.reason;
+function classifyError(error: unknown, url: string, abort: FetchAbort): unknown {
+  if (abort.aborted) return abort.reason;
   if (error instanceof SitemirrorError) return error;
   const code = errorCode(error);
   const detail = error instanceof Error ? error.message : String(error);
@@ -473,6 +472,60 @@ function errorCode(error: unknown): string | undefined {
 
 function timeoutError(message: string): SitemirrorError {
   return new SitemirrorError('TIMEOUT', message, { retryable: true });
+}
+
+/**
+ * Ends one fetch early, for a timer or the caller's signal: destroys the request in flight (and with it its response)
+ * and keeps the reason, which the fetch then fails with. An AbortController did the same at twice the cost: its
+ * signal, and the listener node:http adds to it and removes again, for every request.
+ */
+class FetchAbort {
+  aborted = false;
+  reason: unknown;
+  #request: ClientRequest | undefined;
+
+  abort(reason: unknown): void {
+    if (this.aborted) return;
+    this.aborted = true;
+    this.reason = reason;
+    this.#request?.destroy(abortError(reason));
+  }
+
+  /** The request a later abort destroys (one per redirect hop); destroyed at once when the fetch is over already. */
+  watch(request: ClientRequest): void {
+    this.#request = request;
+    if (this.aborted) request.destroy(abortError(this.reason));
+  }
+}
+
+/** What the request and its body fail with when aborted (the fetch itself fails with the reason: classifyError). */
+function abortError(reason: unknown): Error {
+  return Object.assign(new Error('the fetch was aborted', { cause: reason }), { name: 'AbortError', code: 'ABORT_ERR' });
+}
+
+/**
+ * The fetches that listen to one caller's signal (a crawl's halt signal, shared by all its fetches): a single
+ * listener on the signal ends them all, rather than one listener added and removed per fetch.
+ */
+const fetchesBySignal = new WeakMap<AbortSignal, Set<FetchAbort>>();
+
+/** Ends abort when signal aborts (at once if it has); returns the function that stops listening. */
+function joinSignal(signal: AbortSignal, abort: FetchAbort): () => void {
+  if (signal.aborted) {
+    abort.abort(signal.reason);
+    return () => undefined;
+  }
+  let members = fetchesBySignal.get(signal);
+  if (members === undefined) {
+    const joined = new Set<FetchAbort>();
+    fetchesBySignal.set(signal, (members = joined));
+    signal.addEventListener('abort', () => {
+      for (const member of joined) member.abort(signal.reason);
+      joined.clear();
+    }, { once: true });
+  }
+  members.add(abort);
+  return () => members.delete(abort);
 }
 
 /** Listens for a stream's errors once whoever read it has settled (an 'error' without a listener would throw). */

@@ -332,6 +332,33 @@ describe('HttpFetcher', () => {
       controller.abort(reason);
       await assert.rejects(pending, (error) => error === reason);
     });
+
+    it('ends every fetch on one signal when it aborts, mid-body too, and refuses a new one on it', async () => {
+      let arrivals = 0;
+      let bothArrived!: () => void;
+      const requestsArrived = new Promise<void>((resolve) => (bothArrived = resolve));
+      const count = (): void => {
+        if (++arrivals === 2) bothArrived();
+      };
+      site.route('/silent', () => count());
+      site.route('/half-body', (_req, res) => {
+        res.writeHead(200, { 'content-type': 'text/plain', 'content-length': '100' });
+        res.write('only part of it');
+        count();
+      });
+      site.route('/done', (_req, res) => void res.end('done'));
+      const controller = new AbortController();
+      // A fetch that finished on the signal earlier must not be ended (or held) by the abort.
+      assert.equal((await fetcher.fetch(`${site.origin}/done`, { signal: controller.signal })).body.toString(), 'done');
+      const reason = new Error('crawl stopped');
+      const waiting = fetcher.fetch(`${site.origin}/silent`, { signal: controller.signal });
+      const reading = fetcher.fetch(`${site.origin}/half-body`, { signal: controller.signal });
+      await requestsArrived;
+      controller.abort(reason);
+      await assert.rejects(waiting, (error) => error === reason);
+      await assert.rejects(reading, (error) => error === reason);
+      await assert.rejects(fetcher.fetch(`${site.origin}/done`, { signal: controller.signal }), (error) => error === reason);
+    });
   });
 
   describe('size limit', () => {
