@@ -12,24 +12,33 @@ export const RECORD_CACHE_CAPACITY = 16_384;
  * Write-through: every change the backend makes to a cached row is applied here in the same step, and a change
  * made by a statement over many rows clears the cache. A record handed out is never changed afterwards (changes
  * replace it with a new object), so a caller holding one keeps a consistent snapshot, as with a row from SQLite.
+ *
+ * Least recently used out first, by generations: records go into the recent generation; when it is full it becomes
+ * the older one and the older one is dropped, and a record read from the older one moves back to the recent. A hit
+ * is one map look-up: an exact order (a delete and a set on every hit) cost more than the SELECT it saved.
  */
 export class RecordCache {
-  private readonly byUrl = new Map<string, UrlRecord>();
+  private recent = new Map<string, UrlRecord>();
+  private older = new Map<string, UrlRecord>();
   private readonly urlById = new Map<number, string>();
+  private readonly generationSize: number;
 
-  constructor(private readonly capacity = RECORD_CACHE_CAPACITY) {}
+  constructor(capacity = RECORD_CACHE_CAPACITY) {
+    this.generationSize = Math.max(1, Math.floor(capacity / 2));
+  }
 
   get size(): number {
-    return this.byUrl.size;
+    return this.recent.size + this.older.size;
   }
 
   get(url: string): UrlRecord | undefined {
-    const record = this.byUrl.get(url);
-    if (record === undefined) return undefined;
-    // Most recently used last, so eviction takes the least recently used first.
-    this.byUrl.delete(url);
-    this.byUrl.set(url, record);
-    return record;
+    const record = this.recent.get(url);
+    if (record !== undefined) return record;
+    const old = this.older.get(url);
+    if (old === undefined) return undefined;
+    this.older.delete(url);
+    this.keep(old);
+    return old;
   }
 
   getById(id: number): UrlRecord | undefined {
@@ -38,14 +47,10 @@ export class RecordCache {
   }
 
   put(record: UrlRecord): UrlRecord {
-    if (!this.byUrl.delete(record.url) && this.byUrl.size >= this.capacity) {
-      const oldest = this.byUrl.keys().next().value as string;
-      this.urlById.delete(this.byUrl.get(oldest)!.id);
-      this.byUrl.delete(oldest);
-    }
     // Frozen: a caller that changed a record it was handed would change what every later reader sees.
     Object.freeze(record);
-    this.byUrl.set(record.url, record);
+    this.older.delete(record.url);
+    this.keep(record);
     this.urlById.set(record.id, record.url);
     return record;
   }
@@ -53,11 +58,25 @@ export class RecordCache {
   /** Applies an UPDATE of one row, if that row is cached. */
   patch(id: number, fields: Partial<UrlRecord>): void {
     const url = this.urlById.get(id);
-    if (url !== undefined) this.byUrl.set(url, Object.freeze({ ...this.byUrl.get(url)!, ...fields }));
+    if (url === undefined) return;
+    const generation = this.recent.has(url) ? this.recent : this.older;
+    const current = generation.get(url);
+    if (current !== undefined) generation.set(url, Object.freeze({ ...current, ...fields }));
   }
 
   clear(): void {
-    this.byUrl.clear();
+    this.recent.clear();
+    this.older.clear();
     this.urlById.clear();
+  }
+
+  /** Into the recent generation; a full one becomes the older, and the older one's records leave the cache. */
+  private keep(record: UrlRecord): void {
+    if (this.recent.size >= this.generationSize && !this.recent.has(record.url)) {
+      for (const dropped of this.older.values()) this.urlById.delete(dropped.id);
+      this.older = this.recent;
+      this.recent = new Map();
+    }
+    this.recent.set(record.url, record);
   }
 }

@@ -1,4 +1,4 @@
-// The SQLite backend's record cache: bounded, least recently used out first, and never out of step with the table.
+// The SQLite backend's record cache: bounded, least recently used out first (by generations), and never out of step with the table.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync } from 'node:fs';
@@ -18,16 +18,21 @@ function record(id: number): UrlRecord {
 }
 
 describe('RecordCache', () => {
-  it('holds at most its capacity and drops the least recently used record first', () => {
-    const cache = new RecordCache(3);
+  it('holds at most its capacity and drops the records not used for longest first', () => {
+    // Capacity 4: generations of 2. 1 and 2 fill the recent one; 3 makes them the older; reading 1 brings it back.
+    const cache = new RecordCache(4);
     for (const id of [1, 2, 3]) cache.put(record(id));
-    cache.get('http://h.test/1');
-    cache.put(record(4));
+    assert.equal(cache.get('http://h.test/1')?.id, 1);
+    cache.put(record(4)); // rotates: 2, unused since 3 came, leaves; 3 and 1 are now the older generation
     assert.equal(cache.size, 3);
     assert.equal(cache.get('http://h.test/2'), undefined);
     assert.equal(cache.getById(2), undefined);
-    assert.equal(cache.getById(1)?.id, 1);
-    assert.equal(cache.get('http://h.test/4')?.id, 4);
+    for (const id of [5, 6, 7, 8, 9, 10]) {
+      cache.put(record(id));
+      assert.ok(cache.size <= 4, `at most 4 records, not ${cache.size}`);
+    }
+    assert.deepEqual([1, 2, 3, 4, 5, 6, 7, 8].map((id) => cache.getById(id)?.id), [undefined, undefined, undefined, undefined, undefined, undefined, undefined, 8]);
+    assert.equal(cache.get('http://h.test/10')?.id, 10);
   });
 
   it('replaces a patched record, so a record handed out earlier stays as it was', () => {
