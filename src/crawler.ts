@@ -486,12 +486,10 @@ class Crawler {
     let bytes = source.body;
     if (document) {
       await this.turns.next();
-      const parent = { id: record.id, depth: record.depth };
-      for (const reference of document.references) {
-        // Links of a kept error page are not followed (a soft-404 can link on forever); its requisites are fetched.
-        if (reference.kind === 'page' && (document.nofollow || source.status >= 400)) continue;
-        await this.frontier.offer(reference.url, reference.kind, reference.expected, parent);
-      }
+      // Links of a kept error page are not followed (a soft-404 can link on forever); its requisites are fetched.
+      const followPages = !document.nofollow && source.status < 400;
+      const offered = followPages ? document.references : document.references.filter((reference) => reference.kind !== 'page');
+      await this.frontier.offerAll(offered, { id: record.id, depth: record.depth });
       await this.turns.next();
       bytes = await this.links.render(record.id, path, document.references, document.render.bind(document));
       await this.turns.next();

@@ -22,6 +22,13 @@ export interface FrontierLimits {
 /** The first URL refused by each distinct trap reason, for the report; a few, so memory stays bounded. */
 const TRAP_SAMPLES = 20;
 
+/** A link found in a document, as offered to the frontier. */
+export interface OfferedLink {
+  url: string;
+  kind: ReferenceKind;
+  expected: ExpectedType;
+}
+
 /** What became of a URL offered to the frontier. */
 export type Admission = { record: UrlRecord; claimed?: boolean } | { skipped: SkipReason };
 
@@ -74,15 +81,10 @@ export class Frontier {
    * Returns the record, or why the URL was refused. `claim`: a new URL is in flight for the caller at once (claimed).
    */
   async offer(rawUrl: string, kind: ReferenceKind, expected: ExpectedType, parent: { id: number; depth: number } | null, claim = false): Promise<Admission> {
-    let url: string;
-    try {
-      url = normalizeUrl(rawUrl, this.limits.query);
-    } catch {
-      return this.countSkip('scheme');
-    }
+    const screened = this.screen(rawUrl, kind);
+    if ('skipped' in screened) return screened;
+    const { url, scopeReason } = screened;
     const depth = parent === null ? 0 : kind === 'page' ? parent.depth + 1 : parent.depth;
-    const scopeReason = kind === 'page' ? this.scope.pageSkipReason(url) : this.scope.requisiteSkipReason(url);
-    if (scopeReason === 'out-of-scope' || scopeReason === 'scheme') return this.countSkip(scopeReason);
 
     const existing = await this.state.get(url);
     let reason: SkipReason | null = scopeReason;
@@ -115,6 +117,27 @@ export class Frontier {
     }
     if (reason !== null) await this.state.recordSkip(entry, reason);
     return { record: (await this.state.get(url))! };
+  }
+
+  /**
+   * Offers the links of one document, in their order, as offer would one by one. Most are known already
+   * (navigation, shared images): their records are read in one call to the state (one round trip on Redis, and no
+   * promise per link), and only the others, new or to be requeued, go through offer.
+   */
+  async offerAll(references: readonly OfferedLink[], parent: { id: number; depth: number }): Promise<void> {
+    const screened: { reference: OfferedLink; url: string }[] = [];
+    for (const reference of references) {
+      const result = this.screen(reference.url, reference.kind);
+      if (!('skipped' in result)) screened.push({ reference, url: result.url });
+    }
+    if (screened.length === 0) return;
+    const known = await this.state.linkTargets([...new Set(screened.map(({ url }) => url))]);
+    for (const { reference, url } of screened) {
+      const record = known.get(url);
+      // A known URL is left as it is, unless a page link was too deep for it before (offer decides that one).
+      if (record !== undefined && !(record.state === 'skipped' && record.skip_reason === 'depth')) continue;
+      await this.offer(reference.url, reference.kind, reference.expected, parent);
+    }
   }
 
   /** The next URL to fetch; waits while others are in flight; null when the crawl is over or stopped. */
@@ -190,7 +213,20 @@ export class Frontier {
     this.limits.onTrap?.(url, trap);
   }
 
-  private countSkip(reason: SkipReason): Admission {
+  /** The URL normalised, and the scope's reason to skip it (the checks of offer before the state is asked); or why not. */
+  private screen(rawUrl: string, kind: ReferenceKind): { url: string; scopeReason: SkipReason | null } | { skipped: SkipReason } {
+    let url: string;
+    try {
+      url = normalizeUrl(rawUrl, this.limits.query);
+    } catch {
+      return this.countSkip('scheme');
+    }
+    const scopeReason = kind === 'page' ? this.scope.pageSkipReason(url) : this.scope.requisiteSkipReason(url);
+    if (scopeReason === 'out-of-scope' || scopeReason === 'scheme') return this.countSkip(scopeReason);
+    return { url, scopeReason };
+  }
+
+  private countSkip(reason: SkipReason): { skipped: SkipReason } {
     this.uncountedSkips.set(reason, (this.uncountedSkips.get(reason) ?? 0) + 1);
     return { skipped: reason };
   }

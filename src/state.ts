@@ -50,7 +50,7 @@ export interface UrlRecord {
   title: string | null;
 }
 
-export type LinkTarget = Pick<UrlRecord, 'id' | 'state' | 'local_path' | 'own_path' | 'expected_path'>;
+export type LinkTarget = Pick<UrlRecord, 'id' | 'state' | 'skip_reason' | 'local_path' | 'own_path' | 'expected_path'>;
 
 export interface NewUrl {
   url: string;

@@ -92,6 +92,45 @@ for (const [backend, stateUrlOf] of BACKENDS) {
       await f.release(again.id);
       assert.equal(await f.take(), null);
     });
+
+    it('offers a document\'s links all at once exactly as one by one: order, duplicates, depth, requeue and skips', async () => {
+      const links = [
+        { url: 'http://h.test/new.html', kind: 'page' as const, expected: 'html' as const },
+        { url: 'http://h.test/known.css', kind: 'requisite' as const, expected: 'css' as const },
+        { url: 'http://h.test/deep.html', kind: 'requisite' as const, expected: 'html' as const },
+        { url: 'http://elsewhere.test/x.html', kind: 'page' as const, expected: 'html' as const },
+        { url: 'mailto:someone@h.test', kind: 'page' as const, expected: 'html' as const },
+        { url: 'http://h.test/new.html#top', kind: 'page' as const, expected: 'html' as const },
+      ];
+      const outcome = async (offer: (f: Frontier, parent: { id: number; depth: number }) => Promise<void>) => {
+        const { frontier: f, state } = await frontier({ depth: 2, maxPages: Infinity });
+        const seed = await f.offer(SEED, 'page', 'html', null);
+        assert.ok('record' in seed);
+        await f.offer('http://h.test/known.css', 'requisite', 'css', { id: seed.record.id, depth: 0 });
+        // Too deep as a page first: the requisite link to it later must requeue it.
+        await f.offer('http://h.test/deep.html', 'page', 'html', { id: seed.record.id, depth: 2 });
+        await offer(f, { id: seed.record.id, depth: 1 });
+        const urls = ['http://h.test/new.html', 'http://h.test/known.css', 'http://h.test/deep.html'];
+        const records = await Promise.all(urls.map(async (url) => {
+          const record = await state.get(url);
+          return record && [record.url, record.state, record.skip_reason, record.kind, record.depth];
+        }));
+        return { records, skips: [...f.uncountedSkips].sort(), queued: f.queuedCount, taken: await drain(f, state) };
+      };
+      const oneByOne = await outcome(async (f, parent) => {
+        for (const link of links) await f.offer(link.url, link.kind, link.expected, parent);
+      });
+      const allAtOnce = await outcome((f, parent) => f.offerAll(links, parent));
+      assert.deepEqual(allAtOnce, oneByOne);
+      // What both did: the new page queued once, the page too deep before requeued as a requisite, two links skipped.
+      assert.deepEqual(allAtOnce.records, [
+        ['http://h.test/new.html', 'queued', null, 'page', 2],
+        ['http://h.test/known.css', 'queued', null, 'requisite', 0],
+        ['http://h.test/deep.html', 'queued', null, 'requisite', 1],
+      ]);
+      assert.deepEqual(allAtOnce.taken, ['http://h.test/known.css', 'http://h.test/deep.html', SEED, 'http://h.test/new.html']);
+      assert.deepEqual(allAtOnce.skips, [['out-of-scope', 1], ['scheme', 1]]);
+    });
   });
 }
 
