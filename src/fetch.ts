@@ -491,7 +491,7 @@ class FetchAbort {
     this.#request?.destroy(abortError(reason));
   }
 
-  /** The request a later abort destroys (one per redirect hop); destroyed at once when the fetch is over already. */
+  /** The request a later abort destroys (one per redirect hop); destroyed at once when the fetch was aborted already. */
   watch(request: ClientRequest): void {
     this.#request = request;
     if (this.aborted) request.destroy(abortError(this.reason));
