@@ -390,7 +390,6 @@ class Crawler {
           this.requestSlots(() =>
             this.limiter.run(hostKey(item.url), () => {
               this.traffic.requests++;
-              this.turns.requestStarted();
               const fetchAnew = () => this.fetcher.fetch(item.url, { headers, followRedirects: false, signal: this.halt.signal });
               // The seed of a new mirror may be on its way already (HeadStart).
               return this.archived(item.url, headers, this.headStart?.takeSeed(item.url, headers, fetchAnew) ?? fetchAnew());
