@@ -28,3 +28,11 @@ export function decodeBytes(body: Uint8Array, encoding: string): string {
   }
   return iconv.decode(Buffer.from(body.buffer, body.byteOffset, body.byteLength), encoding);
 }
+
+/** The encoding a byte order mark at the start of body names (UTF-8, UTF-16BE or UTF-16LE), or null. */
+export function bomEncoding(body: Uint8Array): string | null {
+  if (body[0] === 0xef && body[1] === 0xbb && body[2] === 0xbf) return 'utf-8';
+  if (body[0] === 0xfe && body[1] === 0xff) return 'utf-16be';
+  if (body[0] === 0xff && body[1] === 0xfe) return 'utf-16le';
+  return null;
+}

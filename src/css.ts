@@ -4,7 +4,7 @@ import { isUtf8 } from 'node:buffer';
 import postcss, { type AtRule, type Declaration, type Root } from 'postcss';
 import safeParser from 'postcss-safe-parser';
 import valueParser, { type Node as ValueNode } from 'postcss-value-parser';
-import { decodeBytes, encodingForLabel } from './charset.js';
+import { bomEncoding, decodeBytes, encodingForLabel } from './charset.js';
 import { linkTarget, ReferenceList, rewrittenLink, spliceText, type LinkTarget, type TextSpan } from './reference.js';
 import type { LinkResolver, Reference } from './types.js';
 
@@ -253,13 +253,6 @@ export function decodeStylesheet(body: Buffer, headerCharset?: string, referrerE
     encodingForLabel(referrerEncoding) ??
     (isUtf8(body) ? 'utf-8' : 'windows-1252');
   return decodeBytes(body, encoding);
-}
-
-function bomEncoding(body: Buffer): string | null {
-  if (body[0] === 0xef && body[1] === 0xbb && body[2] === 0xbf) return 'utf-8';
-  if (body[0] === 0xfe && body[1] === 0xff) return 'utf-16be';
-  if (body[0] === 0xff && body[1] === 0xfe) return 'utf-16le';
-  return null;
 }
 
 const CHARSET_RULE_START = Buffer.from('@charset "', 'latin1');

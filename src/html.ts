@@ -2,7 +2,7 @@
 // <base>, canonical and charset settled so the saved page stands on its own. Everything else stays as served.
 // Pure: no I/O, no knowledge of the crawl's scope or of file paths.
 import { isUtf8 } from 'node:buffer';
-import { decodeBytes, encodingForLabel } from './charset.js';
+import { bomEncoding, decodeBytes, encodingForLabel } from './charset.js';
 import { parseStyleDeclarations, parseStylesheet } from './css.js';
 import {
   applyEdits,
@@ -247,14 +247,6 @@ export async function decodeHtml(body: Buffer, headerCharset?: string): Promise<
   const declared = bomEncoding(body) ?? encodingForLabel(headerCharset) ?? (await prescannedEncoding(body, headerCharset));
   const encoding = declared ?? (isUtf8(body) ? 'utf-8' : 'windows-1252');
   return { text: decodeBytes(body, encoding), encoding };
-}
-
-/** The encoding a byte order mark names, or null. */
-function bomEncoding(body: Buffer): string | null {
-  if (body[0] === 0xef && body[1] === 0xbb && body[2] === 0xbf) return 'utf-8';
-  if (body[0] === 0xfe && body[1] === 0xff) return 'utf-16be';
-  if (body[0] === 0xff && body[1] === 0xfe) return 'utf-16le';
-  return null;
 }
 
 // The sniffer and the label table it loads take 35-40 ms to import: loaded only for the first page whose header
