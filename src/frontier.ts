@@ -29,6 +29,12 @@ export interface OfferedLink {
   expected: ExpectedType;
 }
 
+/** A URL that passed offer's first checks: normalised, in scope, or with the scope's softer reason to skip it. */
+interface Screened {
+  url: string;
+  scopeReason: SkipReason | null;
+}
+
 /** What became of a URL offered to the frontier. */
 export type Admission = { record: UrlRecord; claimed?: boolean } | { skipped: SkipReason };
 
@@ -83,7 +89,17 @@ export class Frontier {
   async offer(rawUrl: string, kind: ReferenceKind, expected: ExpectedType, parent: { id: number; depth: number } | null, claim = false): Promise<Admission> {
     const screened = this.screen(rawUrl, kind);
     if ('skipped' in screened) return screened;
-    const { url, scopeReason } = screened;
+    return this.admit(screened, kind, expected, parent, claim);
+  }
+
+  /** offer's steps after the screen: the record, found, requeued, created or skipped. */
+  private async admit(
+    { url, scopeReason }: Screened,
+    kind: ReferenceKind,
+    expected: ExpectedType,
+    parent: { id: number; depth: number } | null,
+    claim: boolean,
+  ): Promise<Admission> {
     const depth = parent === null ? 0 : kind === 'page' ? parent.depth + 1 : parent.depth;
 
     const existing = await this.state.get(url);
@@ -122,21 +138,21 @@ export class Frontier {
   /**
    * Offers the links of one document, in their order, as offer would one by one. Most are known already
    * (navigation, shared images): their records are read in one call to the state (one round trip on Redis, and no
-   * promise per link), and only the others, new or to be requeued, go through offer.
+   * promise per link), and only the others, new or to be requeued, go on as in offer.
    */
   async offerAll(references: readonly OfferedLink[], parent: { id: number; depth: number }): Promise<void> {
-    const screened: { reference: OfferedLink; url: string }[] = [];
+    const screened: { reference: OfferedLink; screen: Screened }[] = [];
     for (const reference of references) {
-      const result = this.screen(reference.url, reference.kind);
-      if (!('skipped' in result)) screened.push({ reference, url: result.url });
+      const screen = this.screen(reference.url, reference.kind);
+      if (!('skipped' in screen)) screened.push({ reference, screen });
     }
     if (screened.length === 0) return;
-    const known = await this.state.linkTargets([...new Set(screened.map(({ url }) => url))]);
-    for (const { reference, url } of screened) {
-      const record = known.get(url);
-      // A known URL is left as it is, unless a page link was too deep for it before (offer decides that one).
+    const known = await this.state.linkTargets([...new Set(screened.map(({ screen }) => screen.url))]);
+    for (const { reference, screen } of screened) {
+      const record = known.get(screen.url);
+      // A known URL is left as it is, unless a page link was too deep for it before (admit decides that one).
       if (record !== undefined && !(record.state === 'skipped' && record.skip_reason === 'depth')) continue;
-      await this.offer(reference.url, reference.kind, reference.expected, parent);
+      await this.admit(screen, reference.kind, reference.expected, parent, false);
     }
   }
 
@@ -214,7 +230,7 @@ export class Frontier {
   }
 
   /** The URL normalised, and the scope's reason to skip it (the checks of offer before the state is asked); or why not. */
-  private screen(rawUrl: string, kind: ReferenceKind): { url: string; scopeReason: SkipReason | null } | { skipped: SkipReason } {
+  private screen(rawUrl: string, kind: ReferenceKind): Screened | { skipped: SkipReason } {
     let url: string;
     try {
       url = normalizeUrl(rawUrl, this.limits.query);
