@@ -4,8 +4,7 @@
 //   node bench/generate-site.mjs --pages 1000 --port 8901 &
 //   node bench/tokenizer.mjs http://127.0.0.1:8901/
 const seed = process.argv[2] ?? 'http://127.0.0.1:8901/';
-const { IndexOfTokenizer } = await import('../dist/htmltokens.js');
-const { default: StockTokenizer } = await import(new URL('./Tokenizer.js', import.meta.resolve('htmlparser2')).href);
+const { IndexOfTokenizer, StockTokenizer } = await import('../dist/htmltokens.js');
 
 // The seed and the pages it links to.
 const home = await (await fetch(seed)).text();

@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { Parser } from 'htmlparser2';
-import { applyEdits, attributeEdit, attributeRemoval, elementRemoval, IndexOfTokenizer, tokenizeHtml } from '../src/htmltokens.ts';
+import { applyEdits, attributeEdit, attributeRemoval, elementRemoval, IndexOfTokenizer, StockTokenizer, tokenizeHtml } from '../src/htmltokens.ts';
 
 const tagsOf = (html: string) => tokenizeHtml(html).tags;
 
@@ -120,8 +120,7 @@ describe('htmltokens: the indexOf tokenizer', () => {
   const html = fc.array(piece, { maxLength: 40 }).map((pieces) => pieces.join(''));
   type TokenizerClass = new (options: object, callbacks: object) => { write(text: string): void; end(): void };
 
-  it("calls back exactly as htmlparser2's own tokenizer does, on any mix of tags, comments, raw text and quotes", async () => {
-    const { default: StockTokenizer } = (await import(new URL('./Tokenizer.js', import.meta.resolve('htmlparser2')).href)) as { default: TokenizerClass };
+  it("calls back exactly as htmlparser2's own tokenizer does, on any mix of tags, comments, raw text and quotes", () => {
     const callbacksOf = (Tokenizer: TokenizerClass, text: string): string[] => {
       const calls: string[] = [];
       const recorder = new Proxy({}, { get: (_target, name) => (...args: unknown[]) => calls.push(`${String(name)}(${args.join(',')})`) });
@@ -130,10 +129,10 @@ describe('htmltokens: the indexOf tokenizer', () => {
       tokenizer.end();
       return calls;
     };
-    assert.ok(callbacksOf(StockTokenizer, '<p>text</p>').length > 0);
+    assert.ok(callbacksOf(StockTokenizer as unknown as TokenizerClass, '<p>text</p>').length > 0);
     fc.assert(
       fc.property(html, (text) => {
-        assert.deepEqual(callbacksOf(IndexOfTokenizer as unknown as TokenizerClass, text), callbacksOf(StockTokenizer, text));
+        assert.deepEqual(callbacksOf(IndexOfTokenizer as unknown as TokenizerClass, text), callbacksOf(StockTokenizer as unknown as TokenizerClass, text));
       }),
       { numRuns: 3000 },
     );
