@@ -14,9 +14,9 @@ export interface FetcherOptions {
   /** A Cookie header value (--cookie); never sent to another host than the requested URL's. */
   cookie?: string;
   connectTimeoutMs: number;
-  /** Max wait for response headers (counted from the request, connecting included), and max idle gap between body chunks. */
+  /** Max wait for response headers (counted from when the request has a connection, connecting included), and max idle gap between body chunks. */
   readTimeoutMs: number;
-  /** Optional hard cap for one fetch, all redirect hops and the body included. */
+  /** Optional hard cap for one fetch, all redirect hops and the body included (counted from its first connection). */
   totalTimeoutMs?: number;
   maxRedirects: number;
   /** Cap on the decompressed body (--max-file-size); Infinity for none. */
@@ -106,15 +106,13 @@ export class HttpFetcher {
     const callerSignal = fetchRequest.signal;
     callerSignal?.throwIfAborted();
     // One FetchAbort per fetch: the caller's signal and all our timers end it, which fails the request or body.
-    const abort = new FetchAbort();
-    const leaveSignal = callerSignal === undefined ? undefined : joinSignal(callerSignal, abort);
     const { totalTimeoutMs } = this.#options;
-    const totalTimer = totalTimeoutMs === undefined ? undefined
-      : guardTimer(totalTimeoutMs, () => abort.abort(timeoutError(`${url} did not complete within ${totalTimeoutMs} ms`)));
+    const abort = new FetchAbort(totalTimeoutMs === undefined ? undefined : () => guardTimer(totalTimeoutMs, () => abort.abort(timeoutError(`${url} did not complete within ${totalTimeoutMs} ms`))));
+    const leaveSignal = callerSignal === undefined ? undefined : joinSignal(callerSignal, abort);
     try {
       return await this.#follow(url, start, fetchRequest.headers ?? {}, abort, fetchRequest.followRedirects ?? true);
     } finally {
-      clearTimeout(totalTimer);
+      abort.finish();
       leaveSignal?.();
     }
   }
@@ -176,7 +174,7 @@ export class HttpFetcher {
   #send(url: URL, headers: Record<string, string>, abort: FetchAbort): Promise<HttpResponse> {
     const { readTimeoutMs, connectTimeoutMs } = this.#options;
     return new Promise((resolve, reject) => {
-      const timer = guardTimer(readTimeoutMs, () => abort.abort(timeoutError(`no response from ${url.href} within ${readTimeoutMs} ms`)));
+      let timer: NodeJS.Timeout | undefined;
       const secure = url.protocol === 'https:';
       // The URL's parts, not the URL: node would send its user info as an Authorization header.
       const request = (secure ? httpsRequest : httpRequest)({
@@ -189,7 +187,11 @@ export class HttpFetcher {
         agent: secure ? this.#httpsAgent : this.#httpAgent,
       });
       abort.watch(request);
+      // The clocks start when the request has a connection to go out on: it may wait in the agent's queue until
+      // one of its host's connections frees (HostLimiter's aheadPerHost), which is no fault of this request.
       request.once('socket', (socket) => {
+        abort.started();
+        timer = guardTimer(readTimeoutMs, () => abort.abort(timeoutError(`no response from ${url.href} within ${readTimeoutMs} ms`)));
         if (!socket.connecting) return; // a kept-alive connection
         const connectTimer = guardTimer(connectTimeoutMs, () => request.destroy(Object.assign(new Error(`no connection within ${connectTimeoutMs} ms`), { code: 'ETIMEDOUT' })));
         socket.once('connect', () => clearTimeout(connectTimer));
@@ -483,6 +485,23 @@ class FetchAbort {
   aborted = false;
   reason: unknown;
   #request: ClientRequest | undefined;
+  /** The whole fetch's time limit (totalTimeoutMs), started with its first request's connection. */
+  #startTotalTimer: (() => NodeJS.Timeout) | undefined;
+  #totalTimer: NodeJS.Timeout | undefined;
+
+  constructor(startTotalTimer?: () => NodeJS.Timeout) {
+    this.#startTotalTimer = startTotalTimer;
+  }
+
+  /** A request of this fetch got its connection: the first one starts the total timer. */
+  started(): void {
+    this.#totalTimer ??= this.#startTotalTimer?.();
+  }
+
+  /** The fetch settled: its timer has nothing left to guard. */
+  finish(): void {
+    clearTimeout(this.#totalTimer);
+  }
 
   abort(reason: unknown): void {
     if (this.aborted) return;

@@ -6,42 +6,68 @@ import type { Redis } from 'ioredis';
 import { ACQUIRE_SLOT, RELEASE_SLOT, RENEW_SLOTS } from './state-redis-scripts.js';
 
 interface HostState {
-  limit: LimitFunction;
-  /** One at a time while a delay applies: the gap is measured from the end of the previous request. */
-  serial: LimitFunction;
+  /** Tasks running on the host that send their request through the crawl's HTTP agent (see runThroughAgent). */
+  agentRunning: number;
+  /** Other tasks running on the host (the browser's requests, which have connections of their own). */
+  otherRunning: number;
   /** When the previous delayed request ended, on the monotonic clock. */
   lastEndAt: number;
   /** robots.txt crawl-delay for this host, if any. */
   delayMs: number;
-  /** When the most recently scheduled task starts (or started), on the monotonic clock. */
+  /** When the most recent delayed task started, on the monotonic clock. */
   lastStartAt: number;
-  running: number;
   peak: number;
 }
 
+/** A task waiting for its host's slot (and, through the agent, for room on the wire). */
+interface Waiter {
+  state: HostState;
+  throughAgent: boolean;
+  start: () => void;
+}
+
 export interface HostLimiterOptions {
-  /** Tasks running at once on one host. */
+  /** Requests on the wire at once to one host. */
   perHost: number;
   /** Minimum gap between request starts on one host (--delay). */
   delayMs: number;
+  /** Requests through the agent on the wire at once over all hosts (--concurrency); no limit when left out. */
+  total?: number;
+  /**
+   * Requests through the agent that may start while all of their host's slots are taken, up to this many a host:
+   * they wait in the agent's queue, which holds at most perHost connections to a host, and each goes out on the
+   * next of them that frees. The crawler's own work for a request is then done before the connection frees, not in
+   * the gap between two of its requests. 0 (the default) when no such agent stands behind the limiter.
+   */
+  aheadPerHost?: number;
 }
 
 /** What the crawl asks of politeness: a slot of a host to run a request in, and the host's robots.txt crawl-delay. */
 export interface HostGate {
   run<T>(host: string, task: () => Promise<T>): Promise<T>;
+  /** run() for a task that sends one request through the crawl's HTTP agent: it counts against `total` too. */
+  runThroughAgent<T>(host: string, task: () => Promise<T>): Promise<T>;
   setHostDelay(host: string, delayMs: number): void;
 }
 
 export class HostLimiter implements HostGate {
   readonly #perHost: number;
   readonly #delayMs: number;
+  readonly #total: number;
+  readonly #ahead: number;
   readonly #hosts = new Map<string, HostState>();
+  /** In arrival order; a task whose host is full waits without holding back those of other hosts. */
+  readonly #waiting: Waiter[] = [];
+  /** Requests through the agent on the wire: per host, the smaller of those running and perHost. */
+  #onTheWire = 0;
 
   constructor(options: HostLimiterOptions) {
     if (!Number.isInteger(options.perHost) || options.perHost < 1) throw new RangeError(`perHost must be a positive integer, got ${options.perHost}`);
     if (!(options.delayMs >= 0)) throw new RangeError(`delayMs must be ≥ 0, got ${options.delayMs}`);
     this.#perHost = options.perHost;
     this.#delayMs = options.delayMs;
+    this.#total = options.total ?? Number.POSITIVE_INFINITY;
+    this.#ahead = options.aheadPerHost ?? 0;
   }
 
   /** Sets a host's minimum gap (robots crawl-delay); the larger of this and the global delay applies. */
@@ -55,53 +81,93 @@ export class HostLimiter implements HostGate {
    * ended, so the origin sees the gap however long a request took to reach it.
    */
   run<T>(host: string, task: () => Promise<T>): Promise<T> {
-    const state = this.#state(host);
-    return state.limit(async () => {
-      if (Math.max(this.#delayMs, state.delayMs) > 0) return state.serial(() => this.#spaced(state, task));
-      await this.#waitForTurn(state);
-      return this.#track(state, task);
-    });
-  }
-
-  async #spaced<T>(state: HostState, task: () => Promise<T>): Promise<T> {
-    const gapMs = Math.max(this.#delayMs, state.delayMs);
-    const startAt = Math.max(state.lastEndAt, state.lastStartAt) + gapMs;
-    const now = performance.now();
-    if (startAt > now) await new Promise((resolve) => setTimeout(resolve, Math.ceil(startAt - now)));
-    state.lastStartAt = performance.now();
-    try {
-      return await this.#track(state, task);
-    } finally {
-      state.lastEndAt = performance.now();
-    }
-  }
-
-  /** Counts the task as running on its host while it runs (for peak()). */
-  async #track<T>(state: HostState, task: () => Promise<T>): Promise<T> {
-    state.running++;
-    state.peak = Math.max(state.peak, state.running);
-    try {
-      return await task();
-    } finally {
-      state.running--;
-    }
-  }
-
-  /** Highest number of tasks ever running at once for a host (for tests and the report). */
-  peak(host: string): number {
-    return this.#hosts.get(host.toLowerCase())?.peak ?? 0;
+    return this.#run(host, false, task);
   }
 
   /**
-   * Books this task's start time before waiting, so tasks holding other slots of the same host line up behind it.
-   * The wait uses a referenced timer: the task is pending work, and an unref'd timer could let the process exit first.
+   * The same for a task that sends one request through the crawl's HTTP agent: it also counts against `total`, and
+   * when its host's slots are all taken by such tasks it may start ahead (see aheadPerHost).
    */
-  async #waitForTurn(state: HostState): Promise<void> {
-    const gapMs = Math.max(this.#delayMs, state.delayMs);
-    const now = performance.now();
-    const startAt = Math.max(now, state.lastStartAt + gapMs);
-    state.lastStartAt = startAt;
-    if (startAt > now) await new Promise((resolve) => setTimeout(resolve, Math.ceil(startAt - now)));
+  runThroughAgent<T>(host: string, task: () => Promise<T>): Promise<T> {
+    return this.#run(host, true, task);
+  }
+
+  async #run<T>(host: string, throughAgent: boolean, task: () => Promise<T>): Promise<T> {
+    const state = this.#state(host);
+    await new Promise<void>((start) => {
+      this.#waiting.push({ state, throughAgent, start });
+      this.#admit();
+    });
+    try {
+      if (this.#gapOf(state) === 0) return await task();
+      const startAt = Math.max(state.lastEndAt, state.lastStartAt) + this.#gapOf(state);
+      const now = performance.now();
+      // A referenced timer: the task is pending work, and an unref'd timer could let the process exit first.
+      if (startAt > now) await new Promise((resolve) => setTimeout(resolve, Math.ceil(startAt - now)));
+      state.lastStartAt = performance.now();
+      try {
+        return await task();
+      } finally {
+        state.lastEndAt = performance.now();
+      }
+    } finally {
+      this.#finish(state, throughAgent);
+    }
+  }
+
+  /** Starts every waiting task that may start now, in arrival order. */
+  #admit(): void {
+    for (let i = 0; i < this.#waiting.length; ) {
+      const waiter = this.#waiting[i]!;
+      if (!this.#mayStart(waiter)) {
+        i++;
+        continue;
+      }
+      this.#waiting.splice(i, 1);
+      const { state } = waiter;
+      if (waiter.throughAgent) {
+        if (state.agentRunning < this.#perHost) this.#onTheWire++;
+        state.agentRunning++;
+      } else {
+        state.otherRunning++;
+      }
+      state.peak = Math.max(state.peak, this.#hostWire(state));
+      waiter.start();
+    }
+  }
+
+  #mayStart({ state, throughAgent }: Waiter): boolean {
+    const hostWire = this.#hostWire(state);
+    // With a delay, one request at a time (the gap is counted from the end of the previous one).
+    if (this.#gapOf(state) > 0) return state.agentRunning + state.otherRunning === 0 && (!throughAgent || this.#onTheWire < this.#total);
+    if (hostWire < this.#perHost) return !throughAgent || this.#onTheWire < this.#total;
+    // All the host's slots are taken: only by requests through the agent can one more wait there for its turn.
+    return throughAgent && state.otherRunning === 0 && state.agentRunning < this.#perHost + this.#ahead;
+  }
+
+  #finish(state: HostState, throughAgent: boolean): void {
+    if (throughAgent) {
+      // One that waited in the agent takes over this request's connection: the number on the wire stays.
+      if (state.agentRunning <= this.#perHost) this.#onTheWire--;
+      state.agentRunning--;
+    } else {
+      state.otherRunning--;
+    }
+    this.#admit();
+  }
+
+  /** Requests to the host on the wire: the agent sends at most perHost of its own at once. */
+  #hostWire(state: HostState): number {
+    return state.otherRunning + Math.min(state.agentRunning, this.#perHost);
+  }
+
+  #gapOf(state: HostState): number {
+    return Math.max(this.#delayMs, state.delayMs);
+  }
+
+  /** Most requests ever on the wire at once to a host (for tests and the report). */
+  peak(host: string): number {
+    return this.#hosts.get(host.toLowerCase())?.peak ?? 0;
   }
 
   /** Hosts are keyed case-insensitively; pass URL.host (with port) so two ports of one name count apart. */
@@ -109,15 +175,7 @@ export class HostLimiter implements HostGate {
     const key = host.toLowerCase();
     let state = this.#hosts.get(key);
     if (!state) {
-      state = {
-        limit: pLimit(this.#perHost),
-        serial: pLimit(1),
-        lastEndAt: Number.NEGATIVE_INFINITY,
-        delayMs: 0,
-        lastStartAt: Number.NEGATIVE_INFINITY,
-        running: 0,
-        peak: 0,
-      };
+      state = { agentRunning: 0, otherRunning: 0, lastEndAt: Number.NEGATIVE_INFINITY, delayMs: 0, lastStartAt: Number.NEGATIVE_INFINITY, peak: 0 };
       this.#hosts.set(key, state);
     }
     return state;
@@ -145,12 +203,15 @@ export class RedisHostLimiter implements HostGate {
   /** Slots this process holds, by host, renewed until released. */
   readonly #held = new Map<string, Set<string>>();
   readonly #renewal: NodeJS.Timeout;
+  /** `total` for this process; a slot held in Redis is held for a request on the wire, so none waits ahead here. */
+  readonly #total: LimitFunction;
 
   constructor(
     private readonly options: HostLimiterOptions,
     private readonly shared: SharedSlots,
   ) {
     this.#local = new HostLimiter({ perHost: options.perHost, delayMs: 0 });
+    this.#total = pLimit(options.total ?? Number.POSITIVE_INFINITY);
     this.#renewal = setInterval(() => void this.#renew().catch(() => undefined), Math.max(50, Math.floor(shared.slotMs / 3)));
     this.#renewal.unref();
   }
@@ -178,6 +239,10 @@ export class RedisHostLimiter implements HostGate {
         await RELEASE_SLOT.run(this.shared.redis, [this.shared.prefix, key, token]);
       }
     });
+  }
+
+  runThroughAgent<T>(host: string, task: () => Promise<T>): Promise<T> {
+    return this.#total(() => this.run(host, task));
   }
 
   async #renew(): Promise<void> {
