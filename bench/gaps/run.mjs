@@ -3,7 +3,7 @@
 // runs one crawl against it (any command; {url} is replaced by the site's address; a Node command also gets
 // bench/gaps/client-log.cjs), then prints, from the server's clock: how long k connections were busy and the gaps
 // between a response and the next request on the same socket; and for a Node client, each gap split into its parts.
-//   node bench/gaps/run.mjs [--pages 1000] [--latency 50] [--connections 5] [--floor] [--first 8] [-- command…]
+//   node bench/gaps/run.mjs [--pages 1000] [--latency 50] [--connections 5] [--floor] [--first 8] [--timeline] [-- command…]
 // Default command: sitemirror -c N --per-host N into a temporary folder. --floor then replays the same URLs with
 // node:http alone (bench/gaps/floor.mjs). Examples:
 //   node bench/gaps/run.mjs --floor
@@ -25,6 +25,7 @@ const { values, positionals } = parseArgs({
     connections: { type: 'string', default: '5' },
     floor: { type: 'boolean', default: false },
     first: { type: 'string', default: '0' },
+    timeline: { type: 'boolean', default: false },
   },
 });
 const connections = Number(values.connections);
@@ -79,15 +80,22 @@ async function measure(title, command) {
 function reportServer(rows) {
   const events = rows.flatMap(([, arrived, finished]) => [[arrived, 1], [finished, -1]]).sort((a, b) => a[0] - b[0]);
   const busyFor = new Array(connections + 2).fill(0);
+  // --timeline: per second from the first request, the ms with fewer than all connections busy.
+  const idleBySecond = [];
   let busy = 0;
   let last = events[0][0];
   for (const [at, change] of events) {
     busyFor[Math.min(busy, connections + 1)] += at - last;
+    if (busy < connections) {
+      const second = Math.floor((last - events[0][0]) / 1e6);
+      idleBySecond[second] = (idleBySecond[second] ?? 0) + (at - last);
+    }
     last = at;
     busy += change;
   }
   console.log(`server: ${((events.at(-1)[0] - events[0][0]) / 1e6).toFixed(2)} s from the first request to the last response`);
   console.log(`ms with k connections busy: ${busyFor.slice(0, connections + 1).map((us, k) => `${k}: ${(us / 1000).toFixed(0)}`).join(', ')}`);
+  if (values.timeline) console.log(`ms with fewer than ${connections} busy, per second: ${Array.from(idleBySecond, (us) => ((us ?? 0) / 1000).toFixed(0)).join(' ')}`);
   console.log(table([['gap (response written → next request on its socket)', socketGaps(rows)]]));
 }
 
