@@ -13,8 +13,12 @@ import { RecordCache } from './state-record-cache.js';
 import { STATE_DIR } from './store.js';
 import type { ReferenceKind, SkipReason } from './types.js';
 
-/** How long writes gather in one transaction before it commits. */
-const BATCH_MS = 50;
+/**
+ * How long writes gather in one transaction before it commits. Each commit writes the B-tree pages it touched to the
+ * WAL again: at 50 ms a 23-second crawl of 1,000 pages made 18,500 page writes against 10,600 for the same crawl in
+ * 3 s; at 250 ms its CPU fell by a tenth (-c 5 at 50 ms, three alternated pairs).
+ */
+const BATCH_MS = 250;
 /**
  * Room kept on the mirror's disk for the state's commits: a file of this size in the state folder, given back once
  * the disk has less than this free. A COMMIT that meets a full disk rolls its whole batch back (SQLite does so itself
