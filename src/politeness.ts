@@ -1,4 +1,5 @@
-// Per-host politeness shared by every request: a slot limit and a minimum gap between request starts.
+// Politeness shared by every request: a slot limit per host, a minimum gap between request starts, and the crawl's
+// limit on requests on the wire.
 import pLimit, { type LimitFunction } from 'p-limit';
 import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
