@@ -99,10 +99,12 @@ export class Frontier {
     expected: ExpectedType,
     parent: { id: number; depth: number } | null,
     claim: boolean,
+    knownAbsent = false,
   ): Promise<Admission> {
     const depth = parent === null ? 0 : kind === 'page' ? parent.depth + 1 : parent.depth;
 
-    const existing = await this.state.get(url);
+    // knownAbsent: the caller has just read that the state has no record of the URL (offerAll), so it is not read again.
+    const existing = knownAbsent ? undefined : await this.state.get(url);
     let reason: SkipReason | null = scopeReason;
     if (reason === null && kind === 'page' && depth > this.limits.depth) reason = 'depth';
     if (existing) {
@@ -125,6 +127,8 @@ export class Frontier {
     if (reason === null) {
       // The page limit is checked in the same step as the insert, so workers sharing a state never pass it together.
       const added = await this.state.enqueue(entry, this.limits.maxPages, claim);
+      // Another worker recorded it since the caller looked: decide on that record, as if it had been read here.
+      if (added === undefined && knownAbsent) return this.admit({ url, scopeReason }, kind, expected, parent, claim);
       if (added === 'max-pages') reason = 'max-pages';
       else if (added !== undefined && claim) {
         this.inFlight.add(added);
@@ -148,11 +152,15 @@ export class Frontier {
     }
     if (screened.length === 0) return;
     const known = await this.state.linkTargets([...new Set(screened.map(({ screen }) => screen.url))]);
+    /** URLs admitted here: a second link to one reads the record the first made. */
+    const admitted = new Set<string>();
     for (const { reference, screen } of screened) {
       const record = known.get(screen.url);
       // A known URL is left as it is, unless a page link was too deep for it before (admit decides that one).
       if (record !== undefined && !(record.state === 'skipped' && record.skip_reason === 'depth')) continue;
-      await this.admit(screen, reference.kind, reference.expected, parent, false);
+      const knownAbsent = record === undefined && !admitted.has(screen.url);
+      admitted.add(screen.url);
+      await this.admit(screen, reference.kind, reference.expected, parent, false, knownAbsent);
     }
   }
 
