@@ -100,8 +100,9 @@ export class HostLimiter implements HostGate {
       this.#admit();
     });
     try {
-      if (this.#gapOf(state) === 0) return await task();
-      const startAt = Math.max(state.lastEndAt, state.lastStartAt) + this.#gapOf(state);
+      const gapMs = this.#gapOf(state);
+      if (gapMs === 0) return await task();
+      const startAt = Math.max(state.lastEndAt, state.lastStartAt) + gapMs;
       const now = performance.now();
       // A referenced timer: the task is pending work, and an unref'd timer could let the process exit first.
       if (startAt > now) await new Promise((resolve) => setTimeout(resolve, Math.ceil(startAt - now)));
