@@ -170,8 +170,8 @@ Fetching:
       --cookie TEXT        Cookie header sent to the seed's hosts
 
 Rendering (pages that scripts build):
-      --render MODE        auto (default): render pages in Chromium when one is found, else fetch them plainly;
-                           always: a browser or an error; never: plain HTTP only
+      --render MODE        auto (default): render the pages that run scripts in Chromium when one is found, else
+                           fetch them plainly; always: every page, in a browser or an error; never: plain HTTP only
       --browser PATH       the Chromium or Chrome to use (default: Playwright's Chromium, then /usr/bin/chromium, …)
       --render-timeout D   one page in the browser at most, e.g. 10s (default 30s); then it is saved as it stands
       --scroll-steps N     scroll each page at most N viewports to load lazy content (default 20; 0: no scrolling)

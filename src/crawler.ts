@@ -305,7 +305,7 @@ class Crawler {
     if (source.status === 304) return this.keepUnchanged(item.id);
     const hop = source.redirectChain[0];
     if (hop !== undefined) return this.followRedirect(item, hop.status, hop.location);
-    if (this.rendering && PageRendering.isRenderable(record, source)) {
+    if (this.rendering && (await this.rendering.wants(record, source))) {
       const page = await this.rendering.render(record, source);
       if (page === undefined) return; // the crawl stopped mid-render: the URL stays queued
       await this.process((await this.state.getById(item.id))!, page);

@@ -1,6 +1,6 @@
 // One seam over the two kinds of document whose links are rewritten: HTML pages and stylesheets. Pure.
 import { decodeStylesheet, parseStylesheet } from './css.js';
-import { decodeHtml, htmlWithoutScripts, parseHtml } from './html.js';
+import { decodeHtml, htmlWithoutScripts, parseHtml, runsScripts } from './html.js';
 import type { LinkResolver, Reference } from './types.js';
 import { withoutFragment } from './url.js';
 
@@ -38,6 +38,11 @@ export function isHtmlType(mediaType: string): boolean {
  */
 export function withoutScripts(snapshot: Buffer): Buffer {
   return Buffer.from(htmlWithoutScripts(snapshot.toString('utf8')), 'utf8');
+}
+
+/** Whether an HTML page runs scripts in a browser (see runsScripts): the bytes as sent, decoded as for extraction. */
+export async function pageRunsScripts(body: Buffer, charset: string | undefined): Promise<boolean> {
+  return runsScripts((await decodeHtml(body, charset)).text);
 }
 
 /** Opens an HTML page or a stylesheet for extraction and rewriting; null for every other kind of file (kept byte for byte). */

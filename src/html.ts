@@ -202,6 +202,30 @@ function declareUtf8(tokens: HtmlTokens): TextEdit[] {
   return edits;
 }
 
+/**
+ * Whether a browser opening the page would run anything: a <script> of a type that runs (HTML's classic and module
+ * scripts; data blocks such as JSON-LD or templates do not) or an inline on… handler. A page with neither renders to
+ * the DOM it was sent, so --render auto keeps it as fetched. When unsure it answers yes: a render is only slower.
+ */
+export function runsScripts(html: string): boolean {
+  for (const tag of tokenizeHtml(html).tags) {
+    // With scripting on, <noscript> is text: a script inside it never runs.
+    if (tag.inNoscript) continue;
+    if (tag.name === 'script' && isRunnableScriptType(tag.attribs.type)) return true;
+    for (const name of tag.spans.keys()) if (name.startsWith('on')) return true;
+  }
+  return false;
+}
+
+// HTML's JavaScript MIME types (the script element's type, case-insensitive); parameters are ignored, so a
+// "text/javascript; charset=utf-8" counts as running, the cautious answer.
+const JAVASCRIPT_TYPE = /^(?:(?:text|application)\/(?:x-)?(?:javascript|ecmascript)|text\/javascript1\.[0-5]|text\/(?:jscript|livescript))$/;
+
+function isRunnableScriptType(type: string | undefined): boolean {
+  const essence = (type ?? '').split(';')[0]!.trim().toLowerCase();
+  return essence === '' || essence === 'module' || JAVASCRIPT_TYPE.test(essence);
+}
+
 /** A rendered snapshot without its scripts: see scriptRemovals. */
 export function htmlWithoutScripts(html: string): string {
   return applyEdits(html, scriptRemovals(html, tokenizeHtml(html).tags));

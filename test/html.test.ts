@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { load } from 'cheerio';
-import { htmlWithoutScripts, parseHtml } from '../src/html.js';
+import { htmlWithoutScripts, parseHtml, runsScripts } from '../src/html.js';
 import fc from 'fast-check';
 import { expectedForPage, extensionOf } from '../src/linktable.js';
 import { parseSrcset } from '../src/srcset.js';
@@ -488,4 +488,28 @@ describe('extensionOf reads the path the parser gives', () => {
       { numRuns: 3000 },
     );
   });
+});
+
+describe('runsScripts tells which pages --render auto sends to the browser', () => {
+  const runs: [string, string][] = [
+    ['a classic inline script', page('<script>document.title = "x"</script>')],
+    ['an external script', page('', '<script src="/app.js" defer></script>')],
+    ['a module script', page('<script type="module" src="/app.mjs"></script>')],
+    ['a script typed text/javascript, in capitals', page('<SCRIPT TYPE="Text/JavaScript">go()</SCRIPT>')],
+    ['a legacy JavaScript type with a parameter', page('<script type="application/x-javascript; charset=utf-8">go()</script>')],
+    ['a script inside inline SVG', page('<svg><script>go()</script></svg>')],
+    ['a body onload handler', '<!doctype html><html><body onload="go()"><p>x</p></body></html>'],
+    ['an image onerror handler', page('<img src="a.png" onerror="this.remove()">')],
+  ];
+  for (const [what, html] of runs) it(`yes for ${what}`, () => assert.equal(runsScripts(html), true));
+
+  const still: [string, string][] = [
+    ['a page without scripts', page('<p>Hello</p><a href="b.html">b</a><img src="a.png" loading="lazy">')],
+    ['JSON-LD structured data', page('', '<script type="application/ld+json">{"@type":"WebPage"}</script>')],
+    ['a template and a JSON data block', page('<script type="text/template"><p>x</p></script><script type="application/json">{}</script>')],
+    ['a script inside <noscript>', page('<noscript><script>never()</script></noscript>')],
+    ['script and onclick written as text or in a comment', page('<p>&lt;script&gt; onclick=go()</p><!-- <script>go()</script> -->')],
+    ['a javascript: link, which runs only when clicked', page('<a href="javascript:void 0">x</a>')],
+  ];
+  for (const [what, html] of still) it(`no for ${what}`, () => assert.equal(runsScripts(html), false));
 });
