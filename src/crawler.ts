@@ -14,7 +14,7 @@ import { RobotsCache, type RobotsPolicy } from './robots.js';
 import { Scope } from './scope.js';
 import { openState, type CrawlState, type UrlRecord } from './state.js';
 import { MirrorStore, STATE_DIR, WACZ_FILE, WARC_DIR, createMirrorFolder, sha256 } from './store.js';
-import type { PageSource, SkipReason } from './types.js';
+import type { PageSource, ReferenceKind, SkipReason } from './types.js';
 import { hostKey } from './url.js';
 import { MirrorUpdate, conditionalHeaders } from './update.js';
 import { LinkSettler } from './links.js';
@@ -152,6 +152,10 @@ class Crawler {
 
     const seed = await this.frontier.offer(this.options.seed, 'page', 'html', null);
     if ('skipped' in seed) throw new SitemirrorError('USAGE', `the seed ${this.options.seed} is not in scope (${seed.skipped})`);
+    // A new seed in a mirror that already holds as many pages (of other seeds) as --max-pages allows.
+    if (seed.record.state === 'skipped' && seed.record.skip_reason === 'max-pages') {
+      throw new SitemirrorError('USAGE', `the seed ${this.options.seed} is not crawled: ${this.options.outputDir} already holds the ${this.options.maxPages} pages --max-pages allows; raise it to go on`);
+    }
     if (!this.updating && !this.state.shared && (await this.state.countQueued()) === 0) {
       this.reporter.info(`${this.options.outputDir} already holds a finished mirror of ${this.options.seed}; \`sitemirror update ${this.options.outputDir}\` refreshes it`);
     }
@@ -260,10 +264,17 @@ class Crawler {
     this.stop(reason);
   }
 
-  /** A crawl run again over its mirror tries once more the URLs that failed for a reason that may have passed. */
+  /**
+   * A crawl run again over its mirror tries once more the URLs that failed for a reason that may have passed, and
+   * goes on past the pages a lower --max-pages or --depth left out before.
+   */
   private async retryTransientFailures(): Promise<void> {
-    const requeued = await this.state.requeueTransientFailures();
+    // Only this seed's URLs: a mirror folder may hold other seeds' crawls, with their own failures and limits.
+    const inScope = (url: string, kind: ReferenceKind) => (kind === 'page' ? this.scope.pageSkipReason(url) : this.scope.requisiteSkipReason(url)) === null;
+    const requeued = await this.state.requeueTransientFailures(inScope);
     if (requeued > 0) this.reporter.info(`trying again ${requeued} URLs that failed last time (network errors, timeouts, 5xx, 429)`);
+    const resumed = await this.state.requeueLimitSkips({ maxPages: this.options.maxPages, depth: this.options.depth }, inScope);
+    if (resumed > 0) this.reporter.info(`going on with ${resumed} pages an earlier run left out for --max-pages or --depth`);
     await this.frontier.reload();
   }
 

@@ -11,7 +11,7 @@ import { RedisHostLimiter, type HostGate, type HostLimiterOptions } from './poli
 import { pathKey } from './state-sqlite.js';
 import { CLAIM, CLAIM_PATH, GET_BY_URL, INSERT, LOCK, NEXT, REAP, RELEASE, RENEW, UNLOCK, UPDATE } from './state-redis-scripts.js';
 import { RedisRecords } from './state-redis-records.js';
-import { STATE_POINTER, newUrlRecord, type ChangeLists, type CrawlState, type LinkTarget, type NewUrl, type PreviousRecord, type QueuedUrl, type StateLocation, type StateTally, type UrlRecord } from './state.js';
+import { STATE_POINTER, newUrlRecord, type ChangeLists, type CrawlState, type LinkTarget, type NewUrl, type PreviousRecord, type QueuedUrl, type ScopeTest, type StateLocation, type StateTally, type UrlRecord } from './state.js';
 import { STATE_DIR } from './store.js';
 import type { ReferenceKind, SkipReason } from './types.js';
 import { normalizeUrl } from './url.js';
@@ -283,14 +283,20 @@ export class RedisState implements CrawlState {
     return Math.min(count, atMost);
   }
 
-  async requeueTransientFailures(): Promise<number> {
+  async requeueTransientFailures(inScope: ScopeTest): Promise<number> {
     let requeued = 0;
     for (const record of await this.records.all()) {
-      if (record.state !== 'failed' || !isTransient(record)) continue;
+      if (record.state !== 'failed' || !isTransient(record) || !inScope(record.url, record.kind)) continue;
       await this.update(record.id, { state: 'queued', error_code: null, error_message: null, http_status: null });
       requeued++;
     }
     return requeued;
+  }
+
+  async requeueLimitSkips(): Promise<number> {
+    // Nothing to lift: every run on a shared state has the options its crawl began with (recordOptions refuses a
+    // different --max-pages or --depth), so what those limits skipped stays skipped.
+    return 0;
   }
 
   async startRun(command: string): Promise<number> {

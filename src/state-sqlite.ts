@@ -7,7 +7,7 @@ import { SitemirrorError } from './errors.js';
 import { isHtmlType } from './documents.js';
 import { acquireLock, type MirrorLock } from './lock.js';
 import { HostLimiter, type HostGate, type HostLimiterOptions } from './politeness.js';
-import { newUrlRecord, type ChangeLists, type CrawlState, type LinkTarget, type NewUrl, type PreviousRecord, type QueuedUrl, type StateLocation, type StateTally, type UrlRecord } from './state.js';
+import { newUrlRecord, type ChangeLists, type CrawlState, type LinkTarget, type NewUrl, type PreviousRecord, type QueuedUrl, type ScopeTest, type StateLocation, type StateTally, type UrlRecord } from './state.js';
 import { Lane } from './state-lane.js';
 import { RecordCache } from './state-record-cache.js';
 import { STATE_DIR } from './store.js';
@@ -93,6 +93,9 @@ export async function openSqliteState(location: StateLocation): Promise<SqliteSt
     throw error;
   }
 }
+/** A URL that may go back in the frontier, with what the scope test needs. */
+type Candidate = { id: number; url: string; kind: ReferenceKind };
+
 export class SqliteState implements CrawlState {
   readonly shared = false;
   readonly location: string;
@@ -160,10 +163,16 @@ export class SqliteState implements CrawlState {
       ),
       // A range on the url index: every URL that starts with the prefix ('?' + 1 is '@'), counted up to a limit.
       countPrefixed: db.prepare<[string, string, number], { n: number }>(`SELECT count(*) AS n FROM (SELECT 1 FROM urls WHERE url >= ? AND url < ? LIMIT ?)`),
-      requeueTransient: db.prepare(
-        `UPDATE urls SET state = 'queued', error_code = NULL, error_message = NULL, http_status = NULL WHERE state = 'failed'
+      transientFailures: db.prepare<[], Candidate>(
+        `SELECT id, url, kind FROM urls WHERE state = 'failed'
          AND (error_code IN ('NETWORK', 'TIMEOUT', 'ROBOTS_UNAVAILABLE') OR (error_code = 'HTTP_STATUS' AND (http_status >= 500 OR http_status IN (408, 429))))`,
       ),
+      requeueFailed: db.prepare<[number]>(`UPDATE urls SET state = 'queued', error_code = NULL, error_message = NULL, http_status = NULL WHERE id = ?`),
+      limitSkips: db.prepare<[number], Candidate>(
+        `SELECT id, url, kind FROM urls WHERE state = 'skipped' AND skip_reason IN ('depth', 'max-pages') AND kind = 'page' AND depth <= ?
+         ORDER BY depth, id`,
+      ),
+      requeueSkipped: db.prepare<[number]>(`UPDATE urls SET state = 'queued', skip_reason = NULL WHERE id = ?`),
       startRun: db.prepare(`INSERT INTO runs (command, started_at) VALUES (?, ?)`),
       finishRun: db.prepare(`UPDATE runs SET finished_at = ?, summary = ? WHERE id = ?`),
     };
@@ -414,9 +423,32 @@ export class SqliteState implements CrawlState {
     return this.statements.countPrefixed.get(prefix, `${prefix.slice(0, -1)}@`, atMost)?.n ?? 0;
   }
 
-  async requeueTransientFailures(): Promise<number> {
+  async requeueTransientFailures(inScope: ScopeTest): Promise<number> {
+    const failed = this.statements.transientFailures.all().filter((row) => inScope(row.url, row.kind));
+    return this.requeueRows(failed, this.statements.requeueFailed);
+  }
+
+  async requeueLimitSkips(limits: { maxPages: number; depth: number }, inScope: ScopeTest): Promise<number> {
+    const pages = this.statements.countPagesQueuedOrDone.get()?.n ?? 0;
+    const room = limits.maxPages - pages;
+    if (room <= 0) return 0;
+    const skipped: Candidate[] = [];
+    // Breadth first, as the query orders them, until the page limit is met (Infinity: never).
+    for (const row of this.statements.limitSkips.iterate(Math.min(limits.depth, Number.MAX_SAFE_INTEGER))) {
+      if (skipped.length >= room) break;
+      if (inScope(row.url, row.kind)) skipped.push(row);
+    }
+    return this.requeueRows(skipped, this.statements.requeueSkipped);
+  }
+
+  private requeueRows(rows: readonly Candidate[], requeue: Database.Statement<[number]>): number {
+    if (rows.length === 0) return 0;
     this.records.clear();
-    return this.statements.requeueTransient.run().changes;
+    this.db.transaction(() => {
+      for (const row of rows) requeue.run(row.id);
+    })();
+    // The lanes and the page count are read again by reloadQueue, which the crawl calls next.
+    return rows.length;
   }
 
   async startRun(command: string): Promise<number> {

@@ -9,6 +9,9 @@ import type { ExpectedType, ReferenceKind, SkipReason } from './types.js';
 /** 'removed': the origin answered 404/410 to an update for a URL the mirror held, so its file was taken out. */
 export type UrlState = 'queued' | 'done' | 'failed' | 'skipped' | 'redirected' | 'removed';
 
+/** Whether a URL, found as this kind of link, belongs to the crawl running now (see Scope). */
+export type ScopeTest = (url: string, kind: ReferenceKind) => boolean;
+
 /** What an update changed, by URL (the origin's bytes, not our rewriting, decide "changed"). */
 export interface ChangeLists {
   added: { url: string; path: string | null }[];
@@ -163,8 +166,17 @@ export interface CrawlState {
   countQueued(): Promise<number>;
   /** How many known URLs start with `prefix` (which must end in '?'), counting at most `atMost`. */
   countQueryVariants(prefix: string, atMost: number): Promise<number>;
-  /** Puts URLs that failed for a reason that may pass (network, timeout, 5xx, 408, 429) back in the frontier. */
-  requeueTransientFailures(): Promise<number>;
+  /**
+   * Puts URLs that failed for a reason that may pass (network, timeout, 5xx, 408, 429) back in the frontier, those
+   * `inScope` accepts: a mirror may hold other seeds' URLs, which this crawl leaves alone.
+   */
+  requeueTransientFailures(inScope: ScopeTest): Promise<number>;
+  /**
+   * Puts pages an earlier run skipped for --max-pages or --depth back in the frontier, as far as this run's limits
+   * reach: those `inScope` accepts and at most `depth` deep, breadth first, while pages number fewer than
+   * `maxPages`. So a rerun with a higher limit, or none, goes on where the lower one stopped.
+   */
+  requeueLimitSkips(limits: { maxPages: number; depth: number }, inScope: ScopeTest): Promise<number>;
   startRun(command: string): Promise<number>;
   finishRun(runId: number, summary: unknown): Promise<void>;
   /** Starts an update that can be rolled back as a whole; every URL the mirror knows goes back to the frontier. */

@@ -57,7 +57,7 @@ describe('SQLite state with its record cache', () => {
     await state.recordSkip(entry('b'), 'depth');
     await state.update(a, { state: 'failed', error_code: 'NETWORK', error_message: 'reset', http_status: null });
     const failed = await state.get(entry('a').url);
-    await state.requeueTransientFailures();
+    await state.requeueTransientFailures(() => true);
     const b = (await state.get(entry('b').url))!;
     await state.requeue(b.id, 0, 'requisite');
     assert.equal(failed?.state, 'failed', 'a record read before a change keeps its values');
