@@ -66,6 +66,9 @@ export async function crawl({ options, reporter, signal, update, headStart }: Cr
  */
 const WORKERS_PER_REQUEST = 2;
 
+/** State meta key: the hosts the seed redirected to, as a JSON array. */
+const SEED_HOSTS_META = 'seed-hosts';
+
 class Crawler {
   private readonly store: MirrorStore;
   private readonly scope: Scope;
@@ -150,6 +153,7 @@ class Crawler {
     };
     signal?.addEventListener('abort', onAbort, { once: true });
 
+    await this.adoptSeedHosts();
     const seed = await this.frontier.offer(this.options.seed, 'page', 'html', null);
     if ('skipped' in seed) throw new SitemirrorError('USAGE', `the seed ${this.options.seed} is not in scope (${seed.skipped})`);
     // A new seed in a mirror that already holds as many pages (of other seeds) as --max-pages allows.
@@ -356,6 +360,7 @@ class Crawler {
       const message = `more than ${this.options.maxRedirects} redirects from ${from} (stopped at ${item.url} → ${location})`;
       return this.fail(item.id, from, new SitemirrorError('TOO_MANY_REDIRECTS', message));
     }
+    if (from === this.options.seed && item.kind === 'page') await this.followSeedOffSite(location);
     const record = (await this.state.getById(item.id))!;
     const parent = { id: item.id, depth: item.kind === 'page' ? item.depth - 1 : item.depth };
     const admission = await this.frontier.offer(location, item.kind, record.expected, parent);
@@ -371,6 +376,42 @@ class Crawler {
     this.redirectHops.set(target.id, { hops, from });
     await this.state.update(item.id, { state: 'redirected', redirect_to: target.id, http_status: status });
     this.reporter.redirected(item.url, target.url);
+  }
+
+  /**
+   * A seed that redirects to another host (example.com to www.example.com, an old domain to its new one) takes the
+   * crawl there: that host becomes one of the site's own, remembered in the state so a resume or an update keeps it.
+   * Workers sharing a state each decide scope on their own, so there the crawl stays on the seed's host, with a warning.
+   */
+  private async followSeedOffSite(location: string): Promise<void> {
+    if (this.scope.isSiteUrl(location)) return;
+    let host: string;
+    try {
+      const target = new URL(location);
+      if (target.protocol !== 'http:' && target.protocol !== 'https:') return;
+      host = target.host;
+    } catch {
+      return;
+    }
+    if (this.state.shared) {
+      this.reporter.warn(`the seed redirects to ${location}, on another host, which workers sharing a state do not follow: start them with that URL`);
+      return;
+    }
+    this.scope.adoptHost(host);
+    const hosts = await this.adoptedSeedHosts();
+    if (!hosts.includes(host)) await this.state.setMeta(SEED_HOSTS_META, JSON.stringify([...hosts, host]));
+    this.reporter.info(`the seed redirects to ${location}: the crawl follows it onto ${host}`);
+  }
+
+  /** The hosts an earlier run of this crawl followed the seed to (see followSeedOffSite). */
+  private async adoptSeedHosts(): Promise<void> {
+    if (this.state.shared) return;
+    for (const host of await this.adoptedSeedHosts()) this.scope.adoptHost(host);
+  }
+
+  private async adoptedSeedHosts(): Promise<string[]> {
+    const stored = await this.state.getMeta(SEED_HOSTS_META);
+    return stored === undefined ? [] : (JSON.parse(stored) as string[]);
   }
 
   private async leadsBackTo(record: UrlRecord, id: number): Promise<boolean> {

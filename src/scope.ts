@@ -1,4 +1,5 @@
-// Which URLs belong to the crawl: a small value object built once from the seed and the scope options. Pure.
+// Which URLs belong to the crawl: a small object built from the seed and the scope options, and told the hosts the
+// seed redirected to. No I/O.
 import type { ScopeOptions } from './config.js';
 import type { SkipReason } from './types.js';
 
@@ -8,6 +9,8 @@ export class Scope {
   private readonly seedPort: string;
   private readonly include: RegExp[];
   private readonly exclude: RegExp[];
+  /** Hosts the seed redirected to (apex to www, an old domain to a new one): the site's own, like the seed's. */
+  private readonly adoptedHosts = new Set<string>();
 
   constructor(
     seed: string,
@@ -43,6 +46,11 @@ export class Scope {
     return null;
   }
 
+  /** Takes `host` (host:port as URL.host spells it) for one of the site's own, as the seed's host is. */
+  adoptHost(host: string): void {
+    this.adoptedHosts.add(host);
+  }
+
   /** Whether a sitemap document may be fetched: only from the site's own hosts. */
   isSiteUrl(url: string): boolean {
     const parsed = parseHttp(url);
@@ -50,7 +58,7 @@ export class Scope {
   }
 
   private isSiteHost(url: URL): boolean {
-    if (url.host === this.seedHost) return true;
+    if (url.host === this.seedHost || this.adoptedHosts.has(url.host)) return true;
     if (!this.options.subdomains || url.port !== this.seedPort) return false;
     const base = this.seedHostname.replace(/^www\./, '');
     return url.hostname === base || url.hostname.endsWith(`.${base}`);
