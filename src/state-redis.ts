@@ -1,9 +1,10 @@
 // Crawl state in Redis, shared by every worker of a crawl: records, queue with leases, paths, links, options, counters.
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdirSync, readFileSync, renameSync, writeFileSync, existsSync } from 'node:fs';
+import { readFileSync, renameSync, writeFileSync, existsSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Redis } from 'ioredis';
+import { makeDirs } from './dirs.js';
 import { SitemirrorError, messageOf } from './errors.js';
 import { isHtmlType } from './documents.js';
 import { isAlive } from './lock.js';
@@ -76,7 +77,7 @@ export async function openRedisState(location: StateLocation & { stateUrl: strin
         );
       }
       // Written by every worker alike (the same content), atomically: update and verify find the state through it.
-      mkdirSync(join(location.outputDir, STATE_DIR), { recursive: true });
+      makeDirs(join(location.outputDir, STATE_DIR));
       const temporary = `${pointerFile}.${process.pid}.tmp`;
       writeFileSync(temporary, `${JSON.stringify({ url: shown, prefix })}\n`);
       renameSync(temporary, pointerFile);

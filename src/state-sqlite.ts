@@ -1,8 +1,9 @@
 // Crawl state in SQLite (.sitemirror/state.db): one record per URL, the link graph, the path registry, runs.
 // One process works on it (the mirror's lock file), so leases are an in-memory set and the queue a window onto the table.
 import Database from 'better-sqlite3';
-import { mkdirSync, rmSync, statfsSync, statSync, writeFileSync } from 'node:fs';
+import { rmSync, statfsSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { makeDirs } from './dirs.js';
 import { SitemirrorError } from './errors.js';
 import { isHtmlType } from './documents.js';
 import { acquireLock, type MirrorLock } from './lock.js';
@@ -84,7 +85,7 @@ export function pathKey(path: string): string {
 
 export async function openSqliteState(location: StateLocation): Promise<SqliteState> {
   const stateDir = join(location.outputDir, STATE_DIR);
-  mkdirSync(stateDir, { recursive: true });
+  makeDirs(stateDir);
   const lock = location.purpose === 'verify' ? undefined : acquireLock(stateDir, location.purpose);
   try {
     return new SqliteState(stateDir, lock, location.purpose !== 'verify');

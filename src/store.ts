@@ -1,9 +1,10 @@
 // Files in the mirror: atomic writes (temporary file, then rename) and hashes. Knows paths and bytes, not URLs.
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
-import { existsSync, mkdirSync, renameSync, rmdirSync, writeFileSync } from 'node:fs';
+import { readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { existsSync, lstatSync, mkdirSync, readlinkSync, renameSync, rmdirSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { dirname, join, resolve, sep } from 'node:path';
+import { makeDirs, makeDirsAsync } from './dirs.js';
 import { SitemirrorError } from './errors.js';
 
 export const STATE_DIR = '.sitemirror';
@@ -23,21 +24,40 @@ export function sha256(bytes: Buffer | string): string {
 /** Creates the mirror's folder and its state folder, or says in one line why it cannot. */
 export function createMirrorFolder(root: string): void {
   try {
-    mkdirSync(join(root, STATE_DIR), { recursive: true });
+    makeDirs(join(root, STATE_DIR));
   } catch (error) {
-    // A recursive mkdir may report ENOENT for a read-only parent: the last folder that exists tells the real reason.
-    let existing = resolve(root);
-    while (!existsSync(existing) && dirname(existing) !== existing) existing = dirname(existing);
-    let cause = error;
-    try {
-      const probe = join(existing, `.sitemirror-probe-${randomBytes(4).toString('hex')}`);
-      mkdirSync(probe);
-      rmdirSync(probe);
-    } catch (probeError) {
-      cause = probeError;
-    }
-    throw new SitemirrorError('WRITE', `cannot create the mirror folder ${root}: ${diskReason(cause)}`, { cause: error });
+    throw new SitemirrorError('WRITE', `cannot create the mirror folder ${root}: ${folderFailure(resolve(root), error)}`, { cause: error });
   }
+}
+
+/**
+ * Why a folder could not be made, told by the last part of its path that exists: a dangling symbolic link, a folder
+ * that holds no new folders (/proc answers ENOENT), or the errno a probe folder made there meets (a recursive mkdir
+ * may report ENOENT for a read-only parent).
+ */
+function folderFailure(folder: string, error: unknown): string {
+  let existing = folder;
+  const entry = (path: string) => {
+    try {
+      return lstatSync(path);
+    } catch {
+      return undefined; // missing, or under a file (ENOTDIR)
+    }
+  };
+  while (entry(existing) === undefined && dirname(existing) !== existing) existing = dirname(existing);
+  if (entry(existing)?.isSymbolicLink() && !existsSync(existing)) {
+    return `${existing} is a symbolic link to ${readlinkSync(existing)}, which does not exist`;
+  }
+  let cause = error;
+  try {
+    const probe = join(existing, `.sitemirror-probe-${randomBytes(4).toString('hex')}`);
+    mkdirSync(probe);
+    rmdirSync(probe);
+  } catch (probeError) {
+    cause = probeError;
+  }
+  if ((cause as NodeJS.ErrnoException).code === 'ENOENT') return `${existing} cannot hold new folders (ENOENT)`;
+  return diskReason(cause);
 }
 
 /** An errno in the user's words, with the code for searching: `the disk is full (ENOSPC)`. */
@@ -80,10 +100,10 @@ export class MirrorStore {
   /** `shared`: other workers write into this mirror too, so this one keeps its temporary files in a folder of its own. */
   async open(shared = false): Promise<void> {
     if (shared) this.tmpDir = join(this.tmpDir, `${hostname()}-${process.pid}`);
-    await mkdir(this.tmpDir, { recursive: true });
+    await makeDirsAsync(this.tmpDir);
     // Leftovers of a killed run are never under a final name; drop them.
     await rm(this.tmpDir, { recursive: true, force: true });
-    await mkdir(this.tmpDir, { recursive: true });
+    await makeDirsAsync(this.tmpDir);
   }
 
   /** The absolute file for a mirror-relative path; refuses any path that would leave the root. */
@@ -138,7 +158,7 @@ export class MirrorStore {
       // Most folders exist already: a recursive mkdir per file costs a stat per path segment, so only on ENOENT.
       await rename(temporary, target).catch(async (error: NodeJS.ErrnoException) => {
         if (error.code !== 'ENOENT') throw error;
-        await mkdir(dirname(target), { recursive: true });
+        await makeDirsAsync(dirname(target));
         await rename(temporary, target);
       });
     } catch (error) {
@@ -154,7 +174,7 @@ export class MirrorStore {
       renameSync(temporary, target);
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
-      mkdirSync(dirname(target), { recursive: true });
+      makeDirs(dirname(target));
       renameSync(temporary, target);
     }
   }

@@ -1,10 +1,10 @@
 // --warc: every response the crawl receives, archived as WARC 1.1 request/response pairs (warcio writes the format).
 import { createHash, randomUUID } from 'node:crypto';
-import { mkdirSync } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import { STATUS_CODES } from 'node:http';
 import { join } from 'node:path';
 import { WARCRecord, WARCSerializer } from 'warcio';
+import { makeDirs } from './dirs.js';
 import { loadEarlierCaptures, type EarlierCapture } from './archive-scan.js';
 import { SitemirrorError, messageOf } from './errors.js';
 
@@ -56,7 +56,7 @@ export class WarcWriter {
 
   /** Opens a writer for the folder (created if missing); the first file starts with the first record. */
   static open(dir: string, options: WarcWriterOptions): WarcWriter {
-    mkdirSync(dir, { recursive: true });
+    makeDirs(dir);
     return new WarcWriter(dir, options);
   }
 

@@ -3,7 +3,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, statSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { openState } from '../src/state.ts';
@@ -54,6 +54,28 @@ describe('an output folder that cannot be written', () => {
     assert.equal(result.code, 1, result.stderr);
     assert.equal(result.stderr.trim().split('\n').length, 1, result.stderr);
     assert.match(result.stderr, /^sitemirror: cannot create the mirror folder .*file\/out: a file is in the way \(ENOTDIR\)/);
+    assert.deepEqual(server.paths(), [], 'nothing is fetched');
+  });
+
+  // Node's recursive mkdir spins for ever at full CPU on both (mkdir answers ENOENT again once the parent exists).
+  it('says so in one line and exits 1, at once, when the output folder lies under /proc', async () => {
+    const server = await site();
+    const result = await runCli(['crawl', `${server.origin}/`, '--output', '/proc/sitemirror-out/mirror'], { timeoutMs: 10_000 });
+    assert.equal(result.code, 1, result.stderr);
+    assert.equal(result.stderr.trim(), 'sitemirror: cannot create the mirror folder /proc/sitemirror-out/mirror: /proc cannot hold new folders (ENOENT)');
+    assert.deepEqual(server.paths(), [], 'nothing is fetched');
+  });
+
+  it('says so in one line and exits 1, at once, when the output folder lies under a dangling symbolic link', async () => {
+    const server = await site();
+    const root = await tempDir();
+    symlinkSync(join(root, 'unmounted'), join(root, 'disk'));
+    const result = await runCli(['crawl', `${server.origin}/`, '--output', join(root, 'disk', 'out')], { timeoutMs: 10_000 });
+    assert.equal(result.code, 1, result.stderr);
+    assert.equal(
+      result.stderr.trim(),
+      `sitemirror: cannot create the mirror folder ${join(root, 'disk', 'out')}: ${join(root, 'disk')} is a symbolic link to ${join(root, 'unmounted')}, which does not exist`,
+    );
     assert.deepEqual(server.paths(), [], 'nothing is fetched');
   });
 
