@@ -19,9 +19,14 @@ export async function serveMirror(outputDir: string, port = 0): Promise<MirrorSe
   const server: Server = createServer((req, res) => {
     void (async () => {
       const pathname = decodePath(new URL(req.url ?? '/', 'http://localhost').pathname);
-      // With one host in the mirror, the root leads straight into it.
+      // With one host in the mirror, the root leads straight into it; with several, it lists them.
       if (pathname === '/' && hosts.length === 1) {
         res.writeHead(302, { location: `/${encodeURIComponent(hosts[0]!.name)}/` }).end();
+        return;
+      }
+      if (pathname === '/' && hosts.length > 1) {
+        const body = Buffer.from(hostList(hosts.map((host) => host.name)), 'utf8');
+        res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'content-length': body.length }).end(req.method === 'HEAD' ? undefined : body);
         return;
       }
       let file = pathname === undefined ? undefined : resolve(root, `.${pathname}`);
@@ -64,6 +69,13 @@ export async function serveMirror(outputDir: string, port = 0): Promise<MirrorSe
         server.close(() => done());
       }),
   };
+}
+
+/** The root page of a mirror of several hosts (a seed that redirected elsewhere, or several seeds in one folder). */
+function hostList(names: string[]): string {
+  const escape = (text: string) => text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/"/g, '&quot;');
+  const items = [...names].sort().map((name) => `<li><a href="/${encodeURIComponent(name)}/">${escape(name)}</a></li>`);
+  return `<!doctype html>\n<meta charset="utf-8">\n<title>Mirrored hosts</title>\n<h1>This mirror holds ${names.length} hosts</h1>\n<ul>\n${items.join('\n')}\n</ul>\n`;
 }
 
 function decodePath(pathname: string): string | undefined {

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { startServer, type FixtureServer } from './support/server.ts';
 import { runCli, tempDir } from './support/cli.ts';
 import { redisUrl } from './support/redis.ts';
+import { serveMirror } from '../src/serve.ts';
 
 const PAGES = ['index.html', 'a.html', 'flaky.html', 'b.html', 'c.html', 'd.html'];
 
@@ -53,6 +54,16 @@ describe('a seed that redirects to another host', () => {
       assert.equal(verify.code, 0, verify.stdout + verify.stderr);
       // Only the seed's own redirect widens the crawl: one request to the old host for the seed, one for robots.txt.
       assert.deepEqual(old.paths().sort(), ['/', '/robots.txt']);
+      // Served, the root of a mirror of two hosts lists them.
+      const served = await serveMirror(output);
+      try {
+        const root = await (await fetch(served.url)).text();
+        assert.match(root, new RegExp(`<a href="/${old.hostFolder}/">`));
+        assert.match(root, new RegExp(`<a href="/${site.hostFolder}/">`));
+        assert.match(await (await fetch(`${served.url}${site.hostFolder}/a.html`)).text(), /<h1>Page a<\/h1>/);
+      } finally {
+        await served.close();
+      }
     } finally {
       await close();
     }
