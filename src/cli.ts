@@ -168,6 +168,8 @@ Fetching:
       --user-agent TEXT    User-Agent header and robots.txt product token (default sitemirror/${VERSION})
       --header "N: V"      extra request header; repeatable
       --cookie TEXT        Cookie header sent to the seed's hosts
+      --no-check-certificate  accept any TLS certificate (self-signed, internal CA); NODE_EXTRA_CA_CERTS=ca.pem
+                           trusts one CA instead
 
 Rendering (pages that scripts build):
       --render MODE        auto (default): render the pages that run scripts in Chromium when one is found, else

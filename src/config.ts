@@ -71,6 +71,8 @@ export interface CrawlOptions {
   query: QueryRules;
   canonical: boolean;
   ignoreRobots: boolean;
+  /** TLS certificates are verified (false: --no-check-certificate, for a self-signed or internal certificate). */
+  checkCertificates: boolean;
   sitemaps: boolean;
   keepErrorPages: boolean;
   /** Archive every response as WARC 1.1 under .sitemirror/warc/ (src/warc.ts). */
@@ -134,6 +136,7 @@ export const DEFAULTS: Omit<CrawlOptions, 'seed'> = {
   query: { sortParams: false, stripParams: DEFAULT_STRIP_PARAMS },
   canonical: true,
   ignoreRobots: false,
+  checkCertificates: true,
   sitemaps: false,
   keepErrorPages: false,
   warc: false,
@@ -235,6 +238,7 @@ export const CRAWL_FLAGS = {
   'strip-params': { type: 'string' },
   'no-canonical': { type: 'boolean' },
   'ignore-robots': { type: 'boolean' },
+  'no-check-certificate': { type: 'boolean' },
   sitemaps: { type: 'boolean' },
   'keep-error-pages': { type: 'boolean' },
   warc: { type: 'boolean' },
@@ -320,6 +324,7 @@ export function parseCrawlArgs(args: string[], environment: { SITEMIRROR_STATE?:
     query,
     canonical: !values['no-canonical'],
     ignoreRobots: values['ignore-robots'] ?? false,
+    checkCertificates: !values['no-check-certificate'],
     sitemaps: values.sitemaps ?? false,
     keepErrorPages: values['keep-error-pages'] ?? false,
     // A WACZ packages WARCs: asking for one asks for them.

@@ -147,6 +147,7 @@ class Crawler {
     }
     else await this.retryTransientFailures();
     if (this.options.ignoreRobots) this.reporter.warn('--ignore-robots: robots.txt is not consulted; be sure the site owner agrees');
+    if (!this.options.checkCertificates) this.reporter.warn('--no-check-certificate: TLS certificates are not checked, so anyone on the network path could alter this copy');
     const onAbort = () => {
       this.interrupted = true;
       this.stop('the crawl was interrupted');

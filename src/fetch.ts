@@ -25,6 +25,8 @@ export interface FetcherOptions {
   connectionsPerOrigin?: number;
   /** --warc: also hand back each body as it arrived (PageSource.wireBody), content codings not removed. */
   keepWireBody?: boolean;
+  /** false: accept any TLS certificate (--no-check-certificate). Default true. */
+  checkCertificates?: boolean;
 }
 
 export interface FetchRequest {
@@ -73,6 +75,17 @@ const MEDIA_TYPE = /^[^\s/]+\/[^\s/]+$/;
 const MAX_LOCATION_LENGTH = 8 * 1024;
 const TIMEOUT_CODES = new Set(['ETIMEDOUT']);
 /** Failures a second try may cure; anything else (TLS, DNS NXDOMAIN, malformed HTTP) is NETWORK but final. */
+const CERTIFICATE_CODES = new Set([
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'CERT_HAS_EXPIRED',
+  'CERT_NOT_YET_VALID',
+  'ERR_TLS_CERT_ALTNAME_INVALID',
+]);
+
 const TRANSIENT_CODES = new Set([
   'ECONNRESET', 'ECONNREFUSED', 'ECONNABORTED', 'EPIPE', 'EHOSTUNREACH', 'ENETUNREACH', 'ENETDOWN', 'EAI_AGAIN',
   'ERR_STREAM_PREMATURE_CLOSE',
@@ -98,7 +111,7 @@ export class HttpFetcher {
     // connectionsPerOrigin to one host and port.
     const agentOptions = { keepAlive: true, scheduling: 'fifo' as const, ...(options.connectionsPerOrigin === undefined ? {} : { maxSockets: options.connectionsPerOrigin }) };
     this.#httpAgent = new HttpAgent(agentOptions);
-    this.#httpsAgent = new HttpsAgent(agentOptions);
+    this.#httpsAgent = new HttpsAgent({ ...agentOptions, rejectUnauthorized: options.checkCertificates !== false });
   }
 
   async fetch(url: string, fetchRequest: FetchRequest = {}): Promise<PageSource> {
@@ -459,7 +472,9 @@ function classifyError(error: unknown, url: string, abort: FetchAbort): unknown 
     return new SitemirrorError('TIMEOUT', `timed out (${code}) fetching ${url}`, { cause: error, retryable: true });
   }
   const retryable = code !== undefined && TRANSIENT_CODES.has(code);
-  return new SitemirrorError('NETWORK', `network error fetching ${url}: ${detail}${code ? ` (${code})` : ''}`, { cause: error, retryable });
+  // A certificate the system does not trust (self-signed, an internal CA, expired, for another name) says how to go on.
+  const hint = code !== undefined && CERTIFICATE_CODES.has(code) ? '; NODE_EXTRA_CA_CERTS=ca.pem trusts its issuer, --no-check-certificate accepts any' : '';
+  return new SitemirrorError('NETWORK', `network error fetching ${url}: ${detail}${code ? ` (${code})` : ''}${hint}`, { cause: error, retryable });
 }
 
 /** The first `code` on the error, its causes, or the errors of an AggregateError (happy-eyeballs connects). */

@@ -23,6 +23,7 @@ export function fetcherOptionsOf(options: CrawlOptions): FetcherOptions {
     totalTimeoutMs: options.maxFetchMs,
     connectionsPerOrigin: options.perHost,
     keepWireBody: options.warc,
+    checkCertificates: options.checkCertificates,
   };
 }
 

@@ -27,6 +27,8 @@ export interface RendererOptions extends VisitLimits {
   userAgent: string;
   /** --cookie: set for the seed's site only, as a browser would hold it. */
   cookie?: { url: string; header: string };
+  /** --no-check-certificate: the browser accepts any TLS certificate too. */
+  acceptAnyCertificate?: boolean;
   /** The site lives on a loopback or private address: its pages may load from their local neighbours (see startRenderer). */
   localNetwork?: boolean;
   /** Starts the browser with these arguments. Default: playwright-core's chromium.launch; tests pass one to reach the browser. */
@@ -58,6 +60,7 @@ export async function startRenderer(
       scrollSteps: options.scrollSteps,
       maxBytes: options.maxFileBytes,
       userAgent: options.userAgent,
+      acceptAnyCertificate: !options.checkCertificates,
       // We hand the browser each page ourselves, so it cannot know the page's address and takes it for public; Local
       // Network Access then refuses the page's requests to other loopback or private hosts. A site on such an address
       // may reach its neighbours, as in a browser that fetched it; a public site keeps the protection.
@@ -174,7 +177,7 @@ export class PageRenderer {
   }
 
   async #startSession(): Promise<Session> {
-    const { executablePath, userAgent, cookie } = this.#options;
+    const { executablePath, userAgent, cookie, acceptAnyCertificate } = this.#options;
     let browser: Browser;
     try {
       const args = this.#options.localNetwork ? [...LAUNCH_ARGS, '--disable-features=LocalNetworkAccessChecks'] : LAUNCH_ARGS;
@@ -184,7 +187,7 @@ export class PageRenderer {
     }
     try {
       // Service workers would answer later requests from their cache, unseen by us (and keep pages alive).
-      const context = await browser.newContext({ userAgent, serviceWorkers: 'block', acceptDownloads: false });
+      const context = await browser.newContext({ userAgent, serviceWorkers: 'block', acceptDownloads: false, ignoreHTTPSErrors: acceptAnyCertificate === true });
       await context.addInitScript(INSTRUMENT);
       // One route for the whole context, so a request of a popup or of a page between visits is refused, not sent.
       await context.route('**/*', (route) => this.#route(route));
