@@ -167,7 +167,7 @@ Fetching:
       --max-parse-size SIZE save larger pages and stylesheets as sent, links not rewritten (default 16M)
       --user-agent TEXT    User-Agent header and robots.txt product token (default sitemirror/${VERSION})
       --header "N: V"      extra request header; repeatable
-      --cookie TEXT        Cookie header sent to the seed's hosts
+      --cookie TEXT        Cookie header, sent to the seed's site only (so is an Authorization --header)
       --no-check-certificate  accept any TLS certificate (self-signed, internal CA); NODE_EXTRA_CA_CERTS=ca.pem
                            trusts one CA instead
 

@@ -11,8 +11,13 @@ export interface FetcherOptions {
   userAgent: string;
   /** Extra request headers (--header); they override the defaults, including `accept`. */
   headers: Record<string, string>;
-  /** A Cookie header value (--cookie); never sent to another host than the requested URL's. */
+  /** A Cookie header value (--cookie); sent only where credentials may go (see credentialsFor). */
   cookie?: string;
+  /**
+   * The hostnames the Cookie and Authorization headers may be sent to (the seed's site: see fetcherOptionsOf).
+   * Without it, only the host a fetch started at: they are dropped after a redirect to another.
+   */
+  credentialsFor?: (hostname: string) => boolean;
   connectTimeoutMs: number;
   /** Max wait for response headers (counted from when the request has a connection, connecting included), and max idle gap between body chunks. */
   readTimeoutMs: number;
@@ -316,8 +321,10 @@ export class HttpFetcher {
     const { cookie } = this.#options;
     if (cookie) headers.cookie = headers.cookie ? `${headers.cookie}; ${cookie}` : cookie;
     for (const [name, value] of Object.entries(extra)) headers[name.toLowerCase()] = value;
-    // Credentials belong to the site they were given for (curl does the same on redirects).
-    if (url.hostname !== start.hostname) {
+    // Credentials belong to the site they were given for: not to a CDN the crawl fetches requisites from, nor after
+    // a redirect to another host (curl drops them there too).
+    const { credentialsFor } = this.#options;
+    if (credentialsFor ? !credentialsFor(url.hostname) : url.hostname !== start.hostname) {
       delete headers.cookie;
       delete headers.authorization;
     }

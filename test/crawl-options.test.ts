@@ -160,6 +160,27 @@ describe('crawl options', () => {
     assert.equal(home.headers.cookie, 'session=abc');
   });
 
+  it('sends the cookie and an Authorization header to the seed\'s site only, not to an --allow-host CDN', async () => {
+    const cdn = await startServer({ routes: { '/lib.css': serve('body { color: teal }', 'text/css') } });
+    // The CDN by another name for the same machine: credentials follow hostnames, as cookies do.
+    const cdnOrigin = cdn.origin.replace('127.0.0.1', 'localhost');
+    const server = await startServer({
+      routes: { '/': serve(`<!doctype html><title>Home</title><link rel="stylesheet" href="${cdnOrigin}/lib.css"><p>home</p>`) },
+    });
+    const output = await tempDir();
+    const result = await runCli(['crawl', `${server.origin}/`, '-o', output, '--cookie', 'session=abc', '--header', 'Authorization: Bearer secret', '--allow-host', new URL(cdnOrigin).host]);
+    await server.close();
+    await cdn.close();
+    assert.equal(result.code, 0, result.stderr);
+    const home = server.requests.find((request) => request.url === '/')!;
+    assert.equal(home.headers.cookie, 'session=abc');
+    assert.equal(home.headers.authorization, 'Bearer secret');
+    const css = cdn.requests.find((request) => request.url === '/lib.css');
+    assert.ok(css, 'the stylesheet was fetched from the CDN');
+    assert.equal(css.headers.cookie, undefined);
+    assert.equal(css.headers.authorization, undefined);
+  });
+
   it('prints JSON events, one per line, with --json', async () => {
     const server = await site();
     const output = await tempDir();

@@ -6,6 +6,7 @@ import { once } from 'node:events';
 import zlib from 'node:zlib';
 import { HttpFetcher, HttpResponseError, parseContentType, parseRetryAfter, withRetries, type FetcherOptions } from '../src/fetch.js';
 import { HttpStatusError, SitemirrorError } from '../src/errors.js';
+import { seedSiteHostnames } from '../src/head-start.js';
 import { startServer, serve, redirect, type FixtureServer } from './support/server.js';
 
 const OPTIONS: FetcherOptions = { userAgent: 'sitemirror-test/1', headers: {}, connectTimeoutMs: 1000, readTimeoutMs: 1000, maxRedirects: 10, maxBytes: Infinity };
@@ -239,6 +240,30 @@ describe('HttpFetcher', () => {
       site.route('/no-location', (_req, res) => void res.writeHead(302).end());
       site.route('/long-location', redirect(`/${'a'.repeat(9000)}`));
       for (const path of ['/to-ftp', '/no-location', '/long-location']) await rejectsWith(fetcher.fetch(`${site.origin}${path}`), 'BAD_REDIRECT');
+    });
+
+    it("sends the cookie and Authorization only to the seed's site, even to a fetch that starts elsewhere", async () => {
+      const cdn = await listen((req, res) => res.end(JSON.stringify(req.headers)), 'localhost');
+      const custom = new HttpFetcher({ ...OPTIONS, cookie: 'session=42', headers: { Authorization: 'Bearer t' }, credentialsFor: seedSiteHostnames(`${site.origin}/`) });
+      try {
+        site.route('/mine', serve('here'));
+        await custom.fetch(`${site.origin}/mine`);
+        assert.equal(site.requests.at(-1)?.headers.cookie, 'session=42');
+        assert.equal(site.requests.at(-1)?.headers.authorization, 'Bearer t');
+        // A requisite on a CDN host (--allow-host) is fetched from its own URL: no redirect, still no credentials.
+        const seen = JSON.parse((await custom.fetch(`${cdn.origin}/lib.css`)).body.toString()) as Record<string, string>;
+        assert.equal(seen.cookie, undefined);
+        assert.equal(seen.authorization, undefined);
+      } finally {
+        await custom.close();
+        await closeServer(cdn.server);
+      }
+    });
+
+    it('takes for the seed\'s site its host, its www form and their subdomains, nothing else', () => {
+      const onSite = seedSiteHostnames('https://www.example.com/docs/');
+      for (const host of ['example.com', 'www.example.com', 'static.example.com', 'a.b.example.com']) assert.equal(onSite(host), true, host);
+      for (const host of ['example.org', 'notexample.com', 'example.com.evil.net', 'cdn.net']) assert.equal(onSite(host), false, host);
     });
 
     it('keeps the cookie on the same host and drops it on another', async () => {
