@@ -11,7 +11,7 @@ import { effectiveMediaType } from './mediatype.js';
 import type { HostGate } from './politeness.js';
 import type { CrawlSummary, FailedUrl, Reporter } from './report.js';
 import { RobotsCache, type RobotsPolicy } from './robots.js';
-import { Scope } from './scope.js';
+import { Scope, seedSiteHostnames } from './scope.js';
 import { openState, type CrawlState, type UrlRecord } from './state.js';
 import { MirrorStore, STATE_DIR, WACZ_FILE, WARC_DIR, createMirrorFolder, sha256 } from './store.js';
 import type { PageSource, ReferenceKind, SkipReason } from './types.js';
@@ -171,6 +171,7 @@ class Crawler {
       store: this.store,
       limiter: this.limiter,
       headers: this.options.headers,
+      credentialsFor: seedSiteHostnames(this.options.seed),
       frontier: this.frontier,
       say: this.reporter,
       signal: this.halt.signal,

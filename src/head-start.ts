@@ -5,7 +5,7 @@ import { join, resolve } from 'node:path';
 import type { CrawlOptions } from './config.js';
 import { HttpFetcher, type FetcherOptions } from './fetch.js';
 import { RobotsCache } from './robots.js';
-import { Scope } from './scope.js';
+import { Scope, seedSiteHostnames } from './scope.js';
 import { STATE_DIR, createMirrorFolder } from './store.js';
 import type { PageSource } from './types.js';
 import { normalizeUrl } from './url.js';
@@ -26,15 +26,6 @@ export function fetcherOptionsOf(options: CrawlOptions): FetcherOptions {
     checkCertificates: options.checkCertificates,
     credentialsFor: seedSiteHostnames(options.seed),
   };
-}
-
-/**
- * The seed's host, its www-less or www form, and their subdomains, as a cookie for the domain would go: where
- * --cookie and an Authorization --header may be sent. Never an --allow-host CDN or another site a redirect leads to.
- */
-export function seedSiteHostnames(seed: string): (hostname: string) => boolean {
-  const base = new URL(seed).hostname.replace(/^www\./, '');
-  return (hostname) => hostname === base || hostname.endsWith(`.${base}`);
 }
 
 /**

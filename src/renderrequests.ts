@@ -19,8 +19,10 @@ export interface RenderRequestContext {
   record(url: string): Promise<UrlRecord | undefined>;
   store: MirrorStore;
   limiter: HostGate;
-  /** --header: sent to the mirrored site's hosts only, as our own fetches do. */
+  /** --header: sent to the hosts the crawl saves from, an Authorization or Cookie among them only where credentialsFor says. */
   headers: Record<string, string>;
+  /** The hostnames credentials may go to: the seed's site, as for our own fetches (see seedSiteHostnames). */
+  credentialsFor(hostname: string): boolean;
 }
 
 /**
@@ -38,10 +40,17 @@ export class RenderRequestPolicy {
   private readonly keyOf = new WeakMap<CapturedResponse, string>();
   private readonly keptFiles = new RecentFiles(KEPT_FILES_MAX_BYTES);
 
-  constructor(private readonly context: RenderRequestContext) {}
+  /** --header without its credentials, for an --allow-host CDN. */
+  private readonly headersWithoutCredentials: Record<string, string>;
+
+  constructor(private readonly context: RenderRequestContext) {
+    this.headersWithoutCredentials = Object.fromEntries(
+      Object.entries(context.headers).filter(([name]) => !['authorization', 'cookie'].includes(name.toLowerCase())),
+    );
+  }
 
   readonly decide = async ({ url, method, resourceType }: RenderRequest): Promise<RequestDecision> => {
-    const { scope, robotsPolicy, limiter, headers } = this.context;
+    const { scope, robotsPolicy, limiter, credentialsFor } = this.context;
     const scopeReason = scope.requisiteSkipReason(url);
     if (scopeReason === 'excluded') return { action: 'abort' };
     if (scopeReason !== null) return { action: 'load', capture: false };
@@ -52,6 +61,7 @@ export class RenderRequestPolicy {
       const kept = (await this.keptResponse(url)) ?? asFulfilment(await this.loading.get(url));
       if (kept) return kept;
     }
+    const headers = credentialsFor(new URL(url).hostname) ? this.context.headers : this.headersWithoutCredentials;
     const load = { action: 'load' as const, capture, headers, throttle: <T>(send: () => Promise<T>) => limiter.run(hostKey(url), send) };
     if (!capture || this.loading.has(url)) return load;
     let report: (response: CapturedResponse | undefined) => void = () => undefined;

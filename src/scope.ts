@@ -65,6 +65,15 @@ export class Scope {
   }
 }
 
+/**
+ * The seed's host, its www-less or www form, and their subdomains, as a cookie for the domain would go: where
+ * --cookie and an Authorization --header may be sent. Never an --allow-host CDN or another site a redirect leads to.
+ */
+export function seedSiteHostnames(seed: string): (hostname: string) => boolean {
+  const base = new URL(seed).hostname.replace(/^www\./, '');
+  return (hostname) => hostname === base || hostname.endsWith(`.${base}`);
+}
+
 function parseHttp(url: string): URL | undefined {
   try {
     const parsed = new URL(url);

@@ -6,7 +6,7 @@ import { once } from 'node:events';
 import zlib from 'node:zlib';
 import { HttpFetcher, HttpResponseError, parseContentType, parseRetryAfter, withRetries, type FetcherOptions } from '../src/fetch.js';
 import { HttpStatusError, SitemirrorError } from '../src/errors.js';
-import { seedSiteHostnames } from '../src/head-start.js';
+import { seedSiteHostnames } from '../src/scope.js';
 import { startServer, serve, redirect, type FixtureServer } from './support/server.js';
 
 const OPTIONS: FetcherOptions = { userAgent: 'sitemirror-test/1', headers: {}, connectTimeoutMs: 1000, readTimeoutMs: 1000, maxRedirects: 10, maxBytes: Infinity };

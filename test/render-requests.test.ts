@@ -7,7 +7,7 @@ import { HostLimiter } from '../src/politeness.ts';
 import type { CapturedResponse, RenderRequest, RequestDecision } from '../src/render.ts';
 import { RenderRequestPolicy } from '../src/renderrequests.ts';
 import type { RobotsPolicy } from '../src/robots.ts';
-import { Scope } from '../src/scope.ts';
+import { Scope, seedSiteHostnames } from '../src/scope.ts';
 import type { UrlRecord } from '../src/state.ts';
 import type { MirrorStore } from '../src/store.ts';
 
@@ -40,7 +40,8 @@ function policyFor(records: Partial<UrlRecord>[] = []) {
     record: (url) => records.find((record) => record.url === url) as UrlRecord | undefined,
     store,
     limiter: new HostLimiter({ perHost: 2, delayMs: 0 }),
-    headers: { authorization: 'Bearer site-only' },
+    headers: { authorization: 'Bearer site-only', 'x-mirror': 'yes' },
+    credentialsFor: seedSiteHostnames(`${SITE}/`),
   });
   return { policy, robotsAsked, reads };
 }
@@ -65,14 +66,18 @@ describe('RenderRequestPolicy', () => {
     assert.deepEqual(robotsAsked, []);
   });
 
-  it('captures the site’s and allowed hosts’ files, with --header, in a politeness slot', async () => {
+  it('captures the site’s and allowed hosts’ files, with --header (credentials to the site only), in a politeness slot', async () => {
     const { policy } = policyFor();
-    for (const url of [`${SITE}/photo.png`, `${CDN}/lib.js`]) {
+    const sent: [string, Record<string, string>][] = [
+      [`${SITE}/photo.png`, { authorization: 'Bearer site-only', 'x-mirror': 'yes' }],
+      [`${CDN}/lib.js`, { 'x-mirror': 'yes' }],
+    ];
+    for (const [url, headers] of sent) {
       const decision = await policy.decide(get(url));
       assert.equal(decision.action, 'load');
       if (decision.action !== 'load') return;
       assert.equal(decision.capture, true);
-      assert.deepEqual(decision.headers, { authorization: 'Bearer site-only' });
+      assert.deepEqual(decision.headers, headers, url);
       assert.equal(await decision.throttle!(async () => 'sent'), 'sent');
     }
   });
