@@ -27,8 +27,11 @@ export interface RenderingCrawl extends RenderRequestContext {
 }
 
 export class PageRendering {
+  /** The browser, once asked for: undefined inside when none could be found or started (one warning said so). */
+  private renderer: Promise<PageRenderer | undefined> | undefined;
+
   private constructor(
-    private readonly renderer: PageRenderer,
+    private readonly startBrowser: () => Promise<PageRenderer | undefined>,
     private readonly requests: RenderRequestPolicy,
     private readonly crawl: RenderingCrawl,
     private readonly keepScripts: boolean,
@@ -36,20 +39,36 @@ export class PageRendering {
     private readonly everyPage: boolean,
   ) {}
 
-  /** Starts the browser as --render asks; undefined when pages are not rendered (see startRenderer). */
+  /**
+   * Rendering as --render asks; undefined when pages are not rendered (see startRenderer). --render always, and a
+   * --browser given, start the browser now, so one that cannot start ends the run before its first request. Under
+   * auto the browser starts with the first page that runs scripts: a static site never starts one.
+   */
   static async start(options: CrawlOptions, crawl: RenderingCrawl): Promise<PageRendering | undefined> {
+    if (options.render === 'never') return undefined;
+    const make = (startBrowser: () => Promise<PageRenderer | undefined>) =>
+      new PageRendering(startBrowser, new RenderRequestPolicy(crawl), crawl, options.keepScripts, options.render === 'always');
+    if (options.render === 'auto' && options.browserPath === undefined) {
+      return make(() =>
+        startRenderer(options, crawl.say).catch((error: unknown) => {
+          crawl.say.warn(`${messageOf(error)}; pages are saved as the server sends them, without running their scripts`);
+          return undefined;
+        }),
+      );
+    }
     const renderer = await startRenderer(options, crawl.say);
-    return renderer && new PageRendering(renderer, new RenderRequestPolicy(crawl), crawl, options.keepScripts, options.render === 'always');
+    return renderer && make(async () => renderer);
   }
 
   /**
    * A page is rendered when it was expected to be HTML and the server answered 200 with HTML, and, under
    * --render auto, when it runs scripts: a page without any renders to the DOM it was sent, so the browser would
-   * only cost time (ten times the CPU of a plain page).
+   * only cost time (ten times the CPU of a plain page). And when there is a browser to render it.
    */
   async wants(record: UrlRecord, source: PageSource): Promise<boolean> {
     const html = record.expected === 'html' && source.status === 200 && effectiveMediaType(source.contentType, source.body, source.finalUrl) === 'text/html';
-    return html && (this.everyPage || (await pageRunsScripts(source.body, source.charset)));
+    if (!html || !(this.everyPage || (await pageRunsScripts(source.body, source.charset)))) return false;
+    return (await this.browser()) !== undefined;
   }
 
   /**
@@ -59,9 +78,11 @@ export class PageRendering {
    */
   async render(record: UrlRecord, source: PageSource): Promise<PageSource | undefined> {
     const { say, signal, frontier } = this.crawl;
+    const renderer = await this.browser();
+    if (renderer === undefined) return source;
     let rendered: RenderedPage;
     try {
-      rendered = await this.renderer.render({ document: source, decide: this.requests.decide, signal, archive: this.crawl.archive });
+      rendered = await renderer.render({ document: source, decide: this.requests.decide, signal, archive: this.crawl.archive });
     } catch (error) {
       if (signal.aborted) return undefined;
       say.warn(`${record.url} is saved as the server sent it, not rendered: ${messageOf(error)}`);
@@ -78,8 +99,13 @@ export class PageRendering {
     return this.keepScripts ? rendered.source : { ...rendered.source, body: withoutScripts(rendered.source.body) };
   }
 
-  close(): Promise<void> {
-    return this.renderer.close();
+  async close(): Promise<void> {
+    // A browser still starting is closed once it has.
+    await (await this.renderer)?.close();
+  }
+
+  private browser(): Promise<PageRenderer | undefined> {
+    return (this.renderer ??= this.startBrowser());
   }
 
   /**

@@ -53,6 +53,13 @@ describe('--render auto renders only the pages that run scripts', () => {
     assert.match(saved(auto, 'data-only.html'), /<table><tr><td>A table/);
   });
 
+  it('starts no browser for a crawl that meets no page with scripts', async () => {
+    const staticOnly = await crawlInto(server, await tempDir('sitemirror-render-auto-'), '/data-only.html', ['--render', 'auto', '--depth', '0']);
+    assert.equal(staticOnly.result.code, 0, staticOnly.result.stderr);
+    assert.ok(!staticOnly.events.some((event) => /rendering pages with/.test(event.message ?? '')), 'no browser was started');
+    assert.equal(saved(staticOnly, 'data-only.html'), saved(never, 'data-only.html'));
+  });
+
   it('--render always still renders every page', () => {
     assert.match(saved(always, 'index.html'), /<tbody><tr><td><a href="scripted.html">/);
     assert.match(saved(always, 'data-only.html'), /<tbody><tr><td>A table/);
