@@ -79,7 +79,7 @@ const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
 const MEDIA_TYPE = /^[^\s/]+\/[^\s/]+$/;
 const MAX_LOCATION_LENGTH = 8 * 1024;
 const TIMEOUT_CODES = new Set(['ETIMEDOUT']);
-/** Failures a second try may cure; anything else (TLS, DNS NXDOMAIN, malformed HTTP) is NETWORK but final. */
+/** Errors of a certificate the system does not trust: the message says how to go on. */
 const CERTIFICATE_CODES = new Set([
   'DEPTH_ZERO_SELF_SIGNED_CERT',
   'SELF_SIGNED_CERT_IN_CHAIN',
@@ -90,7 +90,7 @@ const CERTIFICATE_CODES = new Set([
   'CERT_NOT_YET_VALID',
   'ERR_TLS_CERT_ALTNAME_INVALID',
 ]);
-
+/** Failures a second try may cure; anything else (TLS, DNS NXDOMAIN, malformed HTTP) is NETWORK but final. */
 const TRANSIENT_CODES = new Set([
   'ECONNRESET', 'ECONNREFUSED', 'ECONNABORTED', 'EPIPE', 'EHOSTUNREACH', 'ENETUNREACH', 'ENETDOWN', 'EAI_AGAIN',
   'ERR_STREAM_PREMATURE_CLOSE',

@@ -94,6 +94,7 @@ export async function openSqliteState(location: StateLocation): Promise<SqliteSt
     throw error;
   }
 }
+
 /** A URL that may go back in the frontier, with what the scope test needs. */
 type Candidate = { id: number; url: string; kind: ReferenceKind };
 
