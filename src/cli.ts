@@ -168,6 +168,8 @@ Fetching:
       --user-agent TEXT    User-Agent header and robots.txt product token (default sitemirror/${VERSION})
       --header "N: V"      extra request header; repeatable
       --cookie TEXT        Cookie header, sent to the seed's site only (so is an Authorization --header)
+      --user NAME          HTTP Basic authentication for the seed's site (also user:password@ in the URL)
+      --password TEXT      its password (or SITEMIRROR_PASSWORD, which keeps it out of the shell's history)
       --no-check-certificate  accept any TLS certificate (self-signed, internal CA); NODE_EXTRA_CA_CERTS=ca.pem
                            trusts one CA instead
 
@@ -217,7 +219,7 @@ export async function main(argv: string[], io: Io = { out: process.stdout, err: 
         io.out.write(HELP);
         return EXIT_OK;
       }
-      const options = parseCrawlArgs(rest, { SITEMIRROR_STATE: process.env.SITEMIRROR_STATE });
+      const options = parseCrawlArgs(rest, { SITEMIRROR_STATE: process.env.SITEMIRROR_STATE, SITEMIRROR_PASSWORD: process.env.SITEMIRROR_PASSWORD });
       const reporter = new Reporter({ json: options.json, quiet: options.quiet, out: io.out, err: io.err });
       // The crawler's code loads while the seed's robots.txt is on the way (see HeadStart).
       const headStart = HeadStart.start(options);

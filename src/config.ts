@@ -238,6 +238,8 @@ export const CRAWL_FLAGS = {
   'strip-params': { type: 'string' },
   'no-canonical': { type: 'boolean' },
   'ignore-robots': { type: 'boolean' },
+  user: { type: 'string' },
+  password: { type: 'string' },
   'no-check-certificate': { type: 'boolean' },
   sitemaps: { type: 'boolean' },
   'keep-error-pages': { type: 'boolean' },
@@ -252,7 +254,7 @@ export const CRAWL_FLAGS = {
 } as const;
 
 /** Parses `crawl` arguments (after the command word) into validated options. Throws UsageError. */
-export function parseCrawlArgs(args: string[], environment: { SITEMIRROR_STATE?: string } = {}): CrawlOptions {
+export function parseCrawlArgs(args: string[], environment: { SITEMIRROR_STATE?: string; SITEMIRROR_PASSWORD?: string } = {}): CrawlOptions {
   let parsed;
   try {
     parsed = parseArgs({ args, options: CRAWL_FLAGS, allowPositionals: true, strict: true });
@@ -267,7 +269,22 @@ export function parseCrawlArgs(args: string[], environment: { SITEMIRROR_STATE?:
     sortParams: values['sort-query'] ?? DEFAULTS.query.sortParams,
     stripParams: values['strip-params'] === undefined ? DEFAULTS.query.stripParams : parseParamList(values['strip-params']),
   };
-  const seed = normalizeUrl(seedText, query);
+  // A user name and password in the seed become --user and --password: the URL the mirror records has none.
+  const seedUrl = new URL(seedText);
+  const urlUser = decodeURIComponent(seedUrl.username);
+  const urlPassword = decodeURIComponent(seedUrl.password);
+  seedUrl.username = '';
+  seedUrl.password = '';
+  const seed = normalizeUrl(seedUrl.href, query);
+  const headers = Object.fromEntries((values.header ?? []).map(parseHeader));
+  const user = values.user ?? (urlUser || undefined);
+  const password = values.password ?? environment.SITEMIRROR_PASSWORD ?? urlPassword;
+  if (values.password !== undefined && user === undefined) throw new UsageError('--password needs --user');
+  if (user !== undefined) {
+    if (headers.authorization !== undefined) throw new UsageError('--user and an Authorization --header cannot both be given');
+    // HTTP Basic (RFC 7617), sent only to the seed's site, as a cookie for it would be (seedSiteHostnames).
+    headers.authorization = `Basic ${Buffer.from(`${user}:${password}`, 'utf8').toString('base64')}`;
+  }
 
   const render = values.render ?? DEFAULTS.render;
   if (render !== 'auto' && render !== 'always' && render !== 'never') {
@@ -303,7 +320,7 @@ export function parseCrawlArgs(args: string[], environment: { SITEMIRROR_STATE?:
     renderTimeoutMs: values['render-timeout'] === undefined ? DEFAULTS.renderTimeoutMs : positiveDuration('render-timeout', values['render-timeout']),
     scrollSteps: parseCount('scroll-steps', values['scroll-steps'], DEFAULTS.scrollSteps),
     userAgent: values['user-agent'] ?? DEFAULTS.userAgent,
-    headers: Object.fromEntries((values.header ?? []).map(parseHeader)),
+    headers,
     cookie: values.cookie,
     connectTimeoutMs: values['connect-timeout'] === undefined ? Math.min(DEFAULTS.connectTimeoutMs, readTimeoutMs) : parseDuration(values['connect-timeout']),
     readTimeoutMs,

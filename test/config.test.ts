@@ -40,9 +40,23 @@ describe('parseCrawlArgs', () => {
     ['an unknown render mode', ['http://h/', '--render', 'sometimes']],
     ['a render timeout of zero', ['http://h/', '--render-timeout', '0']],
     ['a negative scroll step count', ['http://h/', '--scroll-steps', '-1']],
+    ['a password without a user', ['http://h/', '--password', 'p']],
+    ['--user with an Authorization header', ['http://h/', '--user', 'u', '--header', 'Authorization: Bearer t']],
   ] as [string, string[]][]) {
     it(`refuses ${name} with a usage error`, () => assert.throws(() => parseCrawlArgs(args), UsageError));
   }
+
+  it('turns --user and --password, SITEMIRROR_PASSWORD or user:password@ in the seed into HTTP Basic, and keeps them out of the seed', () => {
+    const basic = (text: string) => `Basic ${Buffer.from(text).toString('base64')}`;
+    const fromUrl = parseCrawlArgs(['http://ann:s%C3%A9cret%40x@h.test/docs/']);
+    assert.equal(fromUrl.seed, 'http://h.test/docs/');
+    assert.equal(fromUrl.headers.authorization, basic('ann:sécret@x'));
+    assert.equal(parseCrawlArgs(['http://h.test/', '--user', 'bo', '--password', 'pw']).headers.authorization, basic('bo:pw'));
+    assert.equal(parseCrawlArgs(['http://h.test/', '--user', 'bo'], { SITEMIRROR_PASSWORD: 'env' }).headers.authorization, basic('bo:env'));
+    // The options win over the URL's own.
+    assert.equal(parseCrawlArgs(['http://ann:old@h.test/', '--password', 'new']).headers.authorization, basic('ann:new'));
+    assert.equal(parseCrawlArgs(['http://h.test/']).headers.authorization, undefined);
+  });
 });
 
 describe('parseCrawlArgs: rendering options', () => {

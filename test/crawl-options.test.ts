@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import Database from 'better-sqlite3';
 import { serve, startServer, type RouteHandler } from './support/server.ts';
 import { runCli, tempDir } from './support/cli.ts';
 
@@ -179,6 +180,35 @@ describe('crawl options', () => {
     assert.ok(css, 'the stylesheet was fetched from the CDN');
     assert.equal(css.headers.cookie, undefined);
     assert.equal(css.headers.authorization, undefined);
+  });
+
+  it('signs in with HTTP Basic from user:password@ in the seed, to the site only, and records no password', async () => {
+    const cdn = await startServer({ routes: { '/lib.css': serve('body { color: teal }', 'text/css') } });
+    const cdnOrigin = cdn.origin.replace('127.0.0.1', 'localhost');
+    const expected = `Basic ${Buffer.from('ann:s3cret').toString('base64')}`;
+    const guarded = (body: string): RouteHandler => (req: IncomingMessage, res: ServerResponse) => {
+      if (req.headers.authorization !== expected) return void res.writeHead(401, { 'www-authenticate': 'Basic realm="intranet"' }).end('sign in\n');
+      res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end(body);
+    };
+    const server = await startServer({
+      routes: {
+        '/': guarded(`<!doctype html><title>Home</title><link rel="stylesheet" href="${cdnOrigin}/lib.css"><a href="/b.html">b</a>`),
+        '/b.html': guarded('<!doctype html><title>B</title><p>Behind the sign-in.</p>'),
+      },
+    });
+    const output = await tempDir();
+    const seed = server.origin.replace('http://', 'http://ann:s3cret@');
+    const result = await runCli(['crawl', `${seed}/`, '-o', output, '--allow-host', new URL(cdnOrigin).host, '--json']);
+    await server.close();
+    await cdn.close();
+    assert.equal(result.code, 0, result.stderr);
+    assert.match(readFileSync(join(output, server.hostFolder, 'b.html'), 'utf8'), /Behind the sign-in/);
+    assert.equal(cdn.requests.find((request) => request.url === '/lib.css')?.headers.authorization, undefined);
+    assert.doesNotMatch(result.stdout + result.stderr, /s3cret/);
+    const db = new Database(join(output, '.sitemirror', 'state.db'), { readonly: true });
+    const urls = db.prepare('SELECT url FROM urls').all() as { url: string }[];
+    db.close();
+    assert.ok(urls.length >= 3 && urls.every(({ url }) => !url.includes('ann')), JSON.stringify(urls));
   });
 
   it('prints JSON events, one per line, with --json', async () => {
