@@ -192,6 +192,15 @@ function parseHeader(text: string): [string, string] {
   return [text.slice(0, colon).trim().toLowerCase(), text.slice(colon + 1).trim()];
 }
 
+/** A user name or password as the URL spells it, percent-escapes decoded (a malformed escape is kept as written). */
+function decodeUserInfo(text: string): string {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    return text;
+  }
+}
+
 function checkPattern(pattern: string): string {
   try {
     new RegExp(pattern);
@@ -271,8 +280,8 @@ export function parseCrawlArgs(args: string[], environment: { SITEMIRROR_STATE?:
   };
   // A user name and password in the seed become --user and --password: the URL the mirror records has none.
   const seedUrl = new URL(seedText);
-  const urlUser = decodeURIComponent(seedUrl.username);
-  const urlPassword = decodeURIComponent(seedUrl.password);
+  const urlUser = decodeUserInfo(seedUrl.username);
+  const urlPassword = decodeUserInfo(seedUrl.password);
   seedUrl.username = '';
   seedUrl.password = '';
   const seed = normalizeUrl(seedUrl.href, query);

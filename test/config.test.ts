@@ -56,6 +56,7 @@ describe('parseCrawlArgs', () => {
     // The options win over the URL's own.
     assert.equal(parseCrawlArgs(['http://ann:old@h.test/', '--password', 'new']).headers.authorization, basic('ann:new'));
     assert.equal(parseCrawlArgs(['http://h.test/']).headers.authorization, undefined);
+    assert.equal(parseCrawlArgs(['http://ann:100%zz@h.test/']).headers.authorization, basic('ann:100%zz'), 'a malformed escape is kept');
   });
 });
 
