@@ -140,6 +140,8 @@ class Crawler {
       const { WarcWriter } = await import('./warc.js');
       this.warc = WarcWriter.open(join(this.store.root, STATE_DIR, WARC_DIR), { runId, maxBytes: this.options.warcMaxBytes, info, onTrim });
     }
+    // Before the requeues below, which keep to the crawl's scope: the hosts the seed led to are in it.
+    await this.adoptSeedHosts();
     if (this.updating) {
       this.update = new MirrorUpdate(this.state, this.store);
       await this.update.begin();
@@ -154,7 +156,6 @@ class Crawler {
     };
     signal?.addEventListener('abort', onAbort, { once: true });
 
-    await this.adoptSeedHosts();
     const seed = await this.frontier.offer(this.options.seed, 'page', 'html', null);
     if ('skipped' in seed) throw new SitemirrorError('USAGE', `the seed ${this.options.seed} is not in scope (${seed.skipped})`);
     // A new seed in a mirror that already holds as many pages (of other seeds) as --max-pages allows.

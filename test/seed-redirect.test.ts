@@ -69,6 +69,22 @@ describe('a seed that redirects to another host', () => {
     }
   });
 
+  it('a rerun with a higher --max-pages goes on with the pages on that host', async () => {
+    const { site, old, close } = await movedSite();
+    try {
+      const output = await tempDir('sitemirror-seed-redirect-');
+      const first = await runCli(['crawl', `${old.origin}/`, '-o', output, '--max-pages', '3']);
+      assert.equal(first.code, 0, first.stderr);
+      assert.deepEqual(mirrored(output, site), ['index.html', 'a.html']);
+      const rest = await runCli(['crawl', `${old.origin}/`, '-o', output]);
+      assert.equal(rest.code, 0, rest.stderr);
+      assert.match(rest.stderr, /going on with \d+ pages an earlier run left out/);
+      assert.deepEqual(mirrored(output, site), PAGES);
+    } finally {
+      await close();
+    }
+  });
+
   it('an update keeps following it, even when the site answers before the seed does', async () => {
     let updating = false;
     const { site, old, close } = await movedSite({ slowSeed: () => updating, extraLink: () => updating });
