@@ -41,8 +41,9 @@ export class PageRendering {
 
   /**
    * Rendering as --render asks; undefined when pages are not rendered (see startRenderer). --render always, and a
-   * --browser given, start the browser now, so one that cannot start ends the run before its first request. Under
-   * auto the browser starts with the first page that runs scripts: a static site never starts one.
+   * --browser given, start the browser now, so that always without a browser, or a --browser path with nothing
+   * there, ends the run before its first request. Under auto the browser starts with the first page that runs
+   * scripts: a static site never starts one.
    */
   static async start(options: CrawlOptions, crawl: RenderingCrawl): Promise<PageRendering | undefined> {
     if (options.render === 'never') return undefined;
