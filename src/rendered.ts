@@ -29,6 +29,8 @@ export interface RenderingCrawl extends RenderRequestContext {
 export class PageRendering {
   /** The browser, once asked for: undefined inside when none could be found or started (one warning said so). */
   private renderer: Promise<PageRenderer | undefined> | undefined;
+  /** Set once the browser turned out missing: pages are then no longer checked for scripts, for nothing. */
+  private noBrowser = false;
 
   private constructor(
     private readonly startBrowser: () => Promise<PageRenderer | undefined>,
@@ -67,6 +69,7 @@ export class PageRendering {
    * only cost time (ten times the CPU of a plain page). And when there is a browser to render it.
    */
   async wants(record: UrlRecord, source: PageSource): Promise<boolean> {
+    if (this.noBrowser) return false;
     const html = record.expected === 'html' && source.status === 200 && effectiveMediaType(source.contentType, source.body, source.finalUrl) === 'text/html';
     if (!html || !(this.everyPage || (await pageRunsScripts(source.body, source.charset)))) return false;
     return (await this.browser()) !== undefined;
@@ -106,7 +109,10 @@ export class PageRendering {
   }
 
   private browser(): Promise<PageRenderer | undefined> {
-    return (this.renderer ??= this.startBrowser());
+    return (this.renderer ??= this.startBrowser().then((renderer) => {
+      this.noBrowser = renderer === undefined;
+      return renderer;
+    }));
   }
 
   /**
