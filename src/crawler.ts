@@ -1,5 +1,6 @@
 // The crawl: take a URL from the frontier, check robots, fetch, extract, rewrite, store, record. Orchestration only.
 import { setMaxListeners } from 'node:events';
+import { rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { optionDifference, parseStoredOptions, type CrawlOptions } from './config.js';
 import { isHtmlType, openDocument } from './documents.js';
@@ -14,7 +15,8 @@ import { RobotsCache, type RobotsPolicy } from './robots.js';
 import { Scope, seedSiteHostnames } from './scope.js';
 import { openState, type CrawlState, type UrlRecord } from './state.js';
 import { MirrorStore, STATE_DIR, WACZ_FILE, WARC_DIR, createMirrorFolder, sha256 } from './store.js';
-import type { PageSource, ReferenceKind, SkipReason } from './types.js';
+import type { SpoolOptions } from './spool.js';
+import { bodySize, type PageSource, type ReferenceKind, type SkipReason } from './types.js';
 import { hostKey } from './url.js';
 import { MirrorUpdate, conditionalHeaders } from './update.js';
 import { LinkSettler } from './links.js';
@@ -89,6 +91,8 @@ class Crawler {
   private readonly redirectHops = new Map<number, { hops: number; from: string }>();
   private update: MirrorUpdate | undefined;
   private readonly traffic = { requests: 0, notModified: 0, bytesReceived: 0 };
+  /** Large bodies are read to files beside the mirror, not into memory (spool.ts). */
+  private readonly spool: SpoolOptions;
   /** Set when pages are rendered in a browser (--render auto with a browser found, or always). */
   private rendering: PageRendering | undefined;
   /** --warc: the archive every response is written to as it arrives. */
@@ -112,6 +116,11 @@ class Crawler {
       onTrap: (url, trap) => reporter.skipped(url, 'trap', trap.reason),
     });
     this.fetcher = headStart?.fetcher ?? new HttpFetcher(fetcherOptionsOf(options));
+    // A page or stylesheet is parsed in memory up to --max-parse-size; any other body is only ever written out.
+    this.spool = {
+      newPath: () => this.store.temporaryPath(),
+      aboveBytes: (contentType) => (mayBeDocument(contentType) ? options.maxParseBytes : SPOOL_ABOVE_BYTES),
+    };
     if (headStart) this.halt.signal.addEventListener('abort', () => headStart.abandon(), { once: true });
     // On a shared state the per-host limit and delay hold across every worker.
     // The fetcher's agent holds at most perHost connections to a host (fetcherOptionsOf), which aheadPerHost needs.
@@ -320,17 +329,22 @@ class Crawler {
     const record = (await this.state.getById(item.id))!;
     const source = await this.fetch(item, record);
     if (source === undefined) return;
-    if (source.status === 304) return this.keepUnchanged(item.id);
-    const hop = source.redirectChain[0];
-    if (hop !== undefined) return this.followRedirect(item, hop.status, hop.location);
-    if (this.rendering && (await this.rendering.wants(record, source))) {
-      const page = await this.rendering.render(record, source);
-      if (page === undefined) return; // the crawl stopped mid-render: the URL stays queued
-      await this.process((await this.state.getById(item.id))!, page);
-    } else {
-      await this.process(record, source);
+    try {
+      if (source.status === 304) return await this.keepUnchanged(item.id);
+      const hop = source.redirectChain[0];
+      if (hop !== undefined) return await this.followRedirect(item, hop.status, hop.location);
+      if (this.rendering && !source.spooled && (await this.rendering.wants(record, source))) {
+        const page = await this.rendering.render(record, source);
+        if (page === undefined) return; // the crawl stopped mid-render: the URL stays queued
+        await this.process((await this.state.getById(item.id))!, page);
+      } else {
+        await this.process(record, source);
+      }
+      if (source.status >= 400) await this.recordErrorPage(item.id, item.url, source.status);
+    } finally {
+      // Moved into the mirror by process(), unless the body was not kept (unchanged, an alias, a failure).
+      if (source.spooled) await rm(source.spooled.path, { force: true }).catch(() => undefined);
     }
-    if (source.status >= 400) await this.recordErrorPage(item.id, item.url, source.status);
   }
 
   /** A response the browser loaded for a page, kept as if fetched (see PageRendering): no second download. */
@@ -443,7 +457,7 @@ class Crawler {
         () =>
           this.limiter.runThroughAgent(hostKey(item.url), () => {
             this.traffic.requests++;
-            const fetchAnew = () => this.fetcher.fetch(item.url, { headers, followRedirects: false, signal: this.halt.signal });
+            const fetchAnew = () => this.fetcher.fetch(item.url, { headers, followRedirects: false, signal: this.halt.signal, spool: this.spool });
             // The seed of a new mirror may be on its way already (HeadStart).
             return this.archived(item.url, headers, this.headStart?.takeSeed(item.url, headers, fetchAnew) ?? fetchAnew());
           }),
@@ -456,7 +470,7 @@ class Crawler {
           onRetry: (error, attempt, delayMs) => this.reporter.info(`retry ${attempt} of ${item.url} in ${delayMs} ms: ${error.message}`),
         },
       );
-      this.traffic.bytesReceived += source.body.length;
+      this.traffic.bytesReceived += bodySize(source);
       if (this.traffic.bytesReceived >= this.options.maxTotalBytes) {
         this.stopAtLimit(`the --max-total-size limit of ${this.options.maxTotalBytes} bytes was reached`);
       }
@@ -502,7 +516,8 @@ class Crawler {
     // hold back the responses and requests of the other workers: it runs in chunks, each in a turn of its own.
     await this.turns.next();
     const mediaType = effectiveMediaType(source.contentType, source.body, source.finalUrl);
-    const bodyHash = sha256(source.body);
+    const size = bodySize(source);
+    const bodyHash = source.spooled?.sha256 ?? sha256(source.body);
     const isPage = isHtmlType(mediaType);
     const before = this.updating ? await this.state.previous(record.id) : undefined;
     const fetched = {
@@ -513,7 +528,7 @@ class Crawler {
       etag: source.headers.etag ?? null,
       last_modified: source.headers['last-modified'] ?? null,
       sha256: bodyHash,
-      bytes: source.body.length,
+      bytes: size,
       fetched_at: new Date().toISOString(),
     };
     if (before?.state === 'done' && before.sha256 === bodyHash && record.content_type === mediaType) {
@@ -530,7 +545,8 @@ class Crawler {
     const path = claim.path;
     // The claim recorded sha256 and own_path with the path, so an alias with the same bytes shares this file (R-08).
     // A real 0-byte answer is kept as 0 bytes (L-05): no links to rewrite, and no canonical added to nothing.
-    const document = source.body.length === 0 || this.tooLargeToParse(record.url, mediaType, source.body.length) ? null : await openDocument(
+    // A spooled body is over --max-parse-size or of a type never parsed: it goes to its file as it came.
+    const document = size === 0 || this.tooLargeToParse(record.url, mediaType, size) || source.spooled ? null : await openDocument(
       { url: source.finalUrl, mediaType, charset: source.charset, body: source.body, robotsHeader: source.headers['x-robots-tag'] },
       { canonical: this.options.canonical, dropScripts: source.via === 'browser' && !this.options.keepScripts },
     );
@@ -546,9 +562,15 @@ class Crawler {
       await this.turns.next();
       await this.store.keepRaw(source.body, bodyHash);
     }
-    const fileHash = await this.store.write(path, bytes);
+    let fileHash: string;
+    if (source.spooled) {
+      await this.store.adopt(path, source.spooled.path);
+      fileHash = bodyHash;
+    } else {
+      fileHash = await this.store.write(path, bytes);
+    }
     await this.state.update(record.id, { ...fetched, file_sha256: fileHash, local_path: path, own_path: path, title: document?.title ?? null });
-    this.reporter.saved(source.finalUrl, path, bytes.length, isPage, source.status);
+    this.reporter.saved(source.finalUrl, path, source.spooled ? size : bytes.length, isPage, source.status);
   }
 
   /** A page or stylesheet over --max-parse-size is kept as the origin sent it: parsing it would take gigabytes. */
@@ -638,7 +660,9 @@ class Crawler {
       throw error;
     }
     const requestHeaders = this.fetcher.requestHeadersFor(source.finalUrl, headers);
-    await this.warc.writeExchange({ url: source.finalUrl, requestHeaders, status: source.status, responseHeaders: source.headers, body: source.wireBody });
+    // A spooled body is archived from its file, as decoded as it was written there.
+    const body = source.spooled ? { bodyFile: source.spooled.path, body: undefined, decoded: true } : { body: source.wireBody };
+    await this.warc.writeExchange({ url: source.finalUrl, requestHeaders, status: source.status, responseHeaders: source.headers, ...body });
     return source;
   }
 
@@ -671,6 +695,17 @@ class Crawler {
     await this.update?.abandon();
     await this.state.close();
   }
+}
+
+/**
+ * Past this size a body that is never parsed (an image, a video, an archive) is read to a file instead of into
+ * memory: what the store writes asynchronously anyway (SYNC_WRITE_BYTES), so memory stays at a few MB a connection.
+ */
+const SPOOL_ABOVE_BYTES = 1024 ** 2;
+
+/** A Content-Type whose body may turn out to be a page or a stylesheet (effectiveMediaType sniffs the unlabelled). */
+function mayBeDocument(contentType: string): boolean {
+  return isHtmlType(contentType) || contentType === 'text/css' || contentType === '' || contentType === 'application/octet-stream';
 }
 
 /** Why the whole run cannot go on (the mirror's disk is full or unwritable, files or state database), or undefined. */

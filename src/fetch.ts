@@ -5,7 +5,8 @@ import zlib from 'node:zlib';
 import { Agent as HttpAgent, request as httpRequest, type ClientRequest, type IncomingMessage } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { HttpStatusError, SitemirrorError } from './errors.js';
-import type { PageSource, RedirectHop } from './types.js';
+import { BodySpool, type SpoolOptions } from './spool.js';
+import type { PageSource, RedirectHop, SpooledBody } from './types.js';
 
 export interface FetcherOptions {
   userAgent: string;
@@ -40,6 +41,8 @@ export interface FetchRequest {
   signal?: AbortSignal;
   /** false: a redirect resolves with its 3xx status, an empty body and the resolved target as redirectChain[0]. Default true. */
   followRedirects?: boolean;
+  /** A 2xx body past the threshold is read to a file (PageSource.spooled) instead of into memory. */
+  spool?: SpoolOptions;
 }
 
 /** A final status ≥ 400 (or an unfollowable 3xx) with what the origin sent, for "keep error pages". */
@@ -128,7 +131,7 @@ export class HttpFetcher {
     const abort = new FetchAbort(totalTimeoutMs === undefined ? undefined : () => guardTimer(totalTimeoutMs, () => abort.abort(timeoutError(`${url} did not complete within ${totalTimeoutMs} ms`))));
     const leaveSignal = callerSignal === undefined ? undefined : joinSignal(callerSignal, abort);
     try {
-      return await this.#follow(url, start, fetchRequest.headers ?? {}, abort, fetchRequest.followRedirects ?? true);
+      return await this.#follow(url, start, fetchRequest.headers ?? {}, abort, fetchRequest.followRedirects ?? true, fetchRequest.spool);
     } finally {
       abort.finish();
       leaveSignal?.();
@@ -140,7 +143,7 @@ export class HttpFetcher {
     this.#httpsAgent.destroy();
   }
 
-  async #follow(requestedUrl: string, start: URL, extraHeaders: Record<string, string>, abort: FetchAbort, followRedirects: boolean): Promise<PageSource> {
+  async #follow(requestedUrl: string, start: URL, extraHeaders: Record<string, string>, abort: FetchAbort, followRedirects: boolean, spool: SpoolOptions | undefined): Promise<PageSource> {
     const redirectChain: RedirectHop[] = [];
     const seen = new Set([start.href]);
     let current = start;
@@ -182,7 +185,7 @@ export class HttpFetcher {
           const retryAfterMs = status === 429 || status === 503 ? parseRetryAfter(headers['retry-after']) : undefined;
           throw new HttpResponseError(status, hopUrl, retryAfterMs, { headers, body: read?.body, wireBody: read?.wireBody, redirectChain });
         }
-        return { ...page, ...(await this.#readBody(response, hopUrl, abort)) };
+        return { ...page, ...(await this.#readBody(response, hopUrl, abort, spool)) };
       } catch (error) {
         throw classifyError(error, hopUrl, abort);
       }
@@ -231,9 +234,10 @@ export class HttpFetcher {
 
   /**
    * Streams the body through its decoders into memory, never holding more than maxBytes of it decoded; with
-   * keepWireBody, the bytes as they arrived too (the same Buffer when there was nothing to decode).
+   * keepWireBody, the bytes as they arrived too (the same Buffer when there was nothing to decode). With spool, a
+   * body past its threshold goes on to a file instead (and then no wire copy is kept: the archive takes the file).
    */
-  async #readBody(response: HttpResponse, url: string, abort: FetchAbort): Promise<{ body: Buffer; wireBody?: Buffer }> {
+  async #readBody(response: HttpResponse, url: string, abort: FetchAbort, spool?: SpoolOptions): Promise<{ body: Buffer; wireBody?: Buffer; spooled?: SpooledBody }> {
     const { maxBytes, readTimeoutMs } = this.#options;
     const codings = contentCodings(response.headers['content-encoding']);
     const declared = Number(response.headers['content-length']);
@@ -241,63 +245,82 @@ export class HttpFetcher {
       response.body.destroy();
       throw tooLarge(url, maxBytes, `declares ${declared} bytes`);
     }
+    const sink = new BodySpool(spool, spool === undefined ? Infinity : spool.aboveBytes(parseContentType(response.headers['content-type']).contentType));
     const idle = guardTimer(readTimeoutMs, () => abort.abort(timeoutError(`${url} sent nothing for ${readTimeoutMs} ms mid-body`)));
     if (codings.length === 0) {
-      const body = await this.#readPlain(response, url, idle);
-      return this.#options.keepWireBody ? { body, wireBody: body } : { body };
+      const read = await this.#readPlain(response, url, idle, sink);
+      return this.#options.keepWireBody && read.spooled === undefined ? { ...read, wireBody: read.body } : read;
     }
     response.body.on('data', () => idle.refresh());
-    const wireChunks: Buffer[] = [];
-    if (this.#options.keepWireBody && codings.length > 0) response.body.on('data', (chunk: Buffer) => wireChunks.push(chunk));
-    const chunks: Buffer[] = [];
-    let size = 0;
-    const sink = new Writable({
+    let wireChunks: Buffer[] | undefined;
+    if (this.#options.keepWireBody) {
+      wireChunks = [];
+      response.body.on('data', (chunk: Buffer) => wireChunks?.push(chunk));
+    }
+    const writable = new Writable({
       write(chunk: Buffer, _encoding, done) {
-        size += chunk.length;
         // Failing the pipeline destroys the response, which closes the connection: nothing more is read.
-        if (size > maxBytes) return done(tooLarge(url, maxBytes, 'is larger'));
-        chunks.push(chunk);
-        done();
+        if (sink.size + chunk.length > maxBytes) return done(tooLarge(url, maxBytes, 'is larger'));
+        const writing = sink.add(chunk);
+        if (writing === undefined) return done();
+        wireChunks = undefined;
+        writing.then(() => done(), done);
       },
     });
+    let read: { body: Buffer; spooled?: SpooledBody };
     try {
-      await pipeline([response.body, ...codings.reverse().map((coding) => new ContentDecoder(coding, url)), sink]);
+      await pipeline([response.body, ...codings.reverse().map((coding) => new ContentDecoder(coding, url)), writable]);
+      read = await sink.finish();
+    } catch (error) {
+      await sink.discard();
+      throw error;
     } finally {
       clearTimeout(idle);
     }
-    const body = Buffer.concat(chunks, size);
-    if (!this.#options.keepWireBody) return { body };
-    return { body, wireBody: codings.length > 0 ? Buffer.concat(wireChunks) : body };
+    if (wireChunks === undefined) return read;
+    return { ...read, wireBody: Buffer.concat(wireChunks) };
   }
 
   /**
    * An unencoded body (most of them): read straight into memory, without a stream pipeline; wire and payload are one.
    * Read on its events rather than with for await, whose iterator ends only at 'close', a few ticks after 'end':
    * about 80 µs a response that the next request on the connection waited for (measured at 5 connections).
+   * While a spooled chunk is being written, the response is paused.
    */
-  #readPlain(response: HttpResponse, url: string, idle: NodeJS.Timeout): Promise<Buffer> {
+  #readPlain(response: HttpResponse, url: string, idle: NodeJS.Timeout, sink: BodySpool): Promise<{ body: Buffer; spooled?: SpooledBody }> {
     const { maxBytes } = this.#options;
     const body = response.body;
-    const chunks: Buffer[] = [];
-    let size = 0;
-    return new Promise<Buffer>((resolve, reject) => {
+    return new Promise((resolve, reject) => {
+      let settled = false;
       const settle = (error?: unknown): void => {
+        if (settled) return;
+        settled = true;
         clearTimeout(idle);
         body.off('data', onData).off('end', onEnd).off('error', settle).off('close', onClose);
         // Settled: an error the socket reports later (after a reset, say) has no one left to tell, and must not crash.
         body.on('error', ignoreLateError);
-        if (error === undefined) resolve(Buffer.concat(chunks, size));
-        else reject(error);
+        if (error !== undefined) sink.discard().then(() => reject(error), reject);
+        else if (sink.spooling) sink.finish().then(resolve, reject);
+        else resolve({ body: sink.inMemory() });
       };
       const onData = (chunk: Buffer): void => {
         idle.refresh();
-        size += chunk.length;
-        chunks.push(chunk);
-        if (size <= maxBytes) return;
-        const error = tooLarge(url, maxBytes, 'is larger');
-        settle(error);
-        // Destroying the response closes the connection: nothing more is read.
-        body.destroy();
+        if (sink.size + chunk.length > maxBytes) {
+          settle(tooLarge(url, maxBytes, 'is larger'));
+          // Destroying the response closes the connection: nothing more is read.
+          body.destroy();
+          return;
+        }
+        const writing = sink.add(chunk);
+        if (writing === undefined) return;
+        body.pause();
+        writing.then(
+          () => body.resume(),
+          (error: unknown) => {
+            settle(error);
+            body.destroy();
+          },
+        );
       };
       const onEnd = (): void => settle();
       // 'close' before 'end' without an error: the connection went away mid-body.

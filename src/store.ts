@@ -60,6 +60,11 @@ function folderFailure(folder: string, error: unknown): string {
   return diskReason(cause);
 }
 
+/** A file of the mirror could not be written: the run's one-line error. */
+export function writeFailure(target: string, error: unknown): SitemirrorError {
+  return new SitemirrorError('WRITE', `cannot write ${target}: ${diskReason(error)}`, { cause: error });
+}
+
 /** An errno in the user's words, with the code for searching: `the disk is full (ENOSPC)`. */
 function diskReason(error: unknown): string {
   const code = (error as NodeJS.ErrnoException).code ?? 'EIO';
@@ -147,24 +152,44 @@ export class MirrorStore {
     return readFile(join(this.rawDir, hash.slice(0, 2), hash));
   }
 
+  /** A fresh name in the store's temporary folder, on the mirror's disk: for a body read straight to a file (spool.ts). */
+  temporaryPath(): string {
+    return join(this.tmpDir, `${this.tempPrefix}-${(++this.tempCount).toString(36)}`);
+  }
+
+  /** Moves a whole file made under temporaryPath() to a mirror-relative path; readers see the old or the new file. */
+  async adopt(relativePath: string, temporary: string): Promise<void> {
+    const target = this.absolutePath(relativePath);
+    try {
+      await this.placeFile(temporary, target);
+    } catch (error) {
+      await rm(temporary, { force: true }).catch(() => undefined);
+      throw writeFailure(target, error);
+    }
+  }
+
   private async writeAtomic(target: string, bytes: Buffer | string): Promise<void> {
-    const temporary = join(this.tmpDir, `${this.tempPrefix}-${(++this.tempCount).toString(36)}`);
+    const temporary = this.temporaryPath();
     try {
       if (bytes.length <= SYNC_WRITE_BYTES) {
         this.writeSmall(temporary, target, bytes);
         return;
       }
       await writeFile(temporary, bytes);
-      // Most folders exist already: a recursive mkdir per file costs a stat per path segment, so only on ENOENT.
-      await rename(temporary, target).catch(async (error: NodeJS.ErrnoException) => {
-        if (error.code !== 'ENOENT') throw error;
-        await makeDirsAsync(dirname(target));
-        await rename(temporary, target);
-      });
+      await this.placeFile(temporary, target);
     } catch (error) {
       await rm(temporary, { force: true }).catch(() => undefined);
-      throw new SitemirrorError('WRITE', `cannot write ${target}: ${diskReason(error)}`, { cause: error });
+      throw writeFailure(target, error);
     }
+  }
+
+  private async placeFile(temporary: string, target: string): Promise<void> {
+    // Most folders exist already: a recursive mkdir per file costs a stat per path segment, so only on ENOENT.
+    await rename(temporary, target).catch(async (error: NodeJS.ErrnoException) => {
+      if (error.code !== 'ENOENT') throw error;
+      await makeDirsAsync(dirname(target));
+      await rename(temporary, target);
+    });
   }
 
   /** The same steps without the thread pool: a third of the CPU for the pages and images most sites are made of. */

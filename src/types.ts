@@ -1,5 +1,17 @@
 // Shapes shared by the crawler's boxes. Leaves import nothing from the rest of src/ but this file and errors.ts.
 
+/** A body read to a file rather than into memory: where, how many bytes, and their sha256 (hex). */
+export interface SpooledBody {
+  path: string;
+  size: number;
+  sha256: string;
+}
+
+/** The size of a fetched body, in memory or spooled. */
+export function bodySize(source: Pick<PageSource, 'body' | 'spooled'>): number {
+  return source.spooled?.size ?? source.body.length;
+}
+
 /** One hop of a redirect chain, as the origin answered it. */
 export interface RedirectHop {
   url: string;
@@ -20,6 +32,11 @@ export interface PageSource {
   contentType: string;
   charset: string | undefined;
   body: Buffer;
+  /**
+   * A body too large to hold (FetchRequest.spool): the whole of it is in this file, and `body` holds only its first
+   * bytes, enough to sniff its type. Whoever takes the source moves the file into the mirror or removes it.
+   */
+  spooled?: SpooledBody;
   /** --warc only: the body as it arrived, content codings (gzip, br) still applied, for the archive. */
   wireBody?: Buffer;
   redirectChain: RedirectHop[];

@@ -1,6 +1,6 @@
 // --warc: every response the crawl receives, archived as WARC 1.1 request/response pairs (warcio writes the format).
 import { createHash, randomUUID } from 'node:crypto';
-import { open, type FileHandle } from 'node:fs/promises';
+import { open, readFile, type FileHandle } from 'node:fs/promises';
 import { STATUS_CODES } from 'node:http';
 import { join } from 'node:path';
 import { WARCRecord, WARCSerializer } from 'warcio';
@@ -21,6 +21,11 @@ export interface WarcExchange {
   responseHeaders: Record<string, string>;
   /** The payload as it arrived (content codings applied); undefined when it could not be read (marked truncated). */
   body: Buffer | undefined;
+  /**
+   * Instead of body: the file a large payload was read to (spool.ts), read when its turn to be written comes, so
+   * one such payload is in memory at a time.
+   */
+  bodyFile?: string;
   /** True when the payload was handed over decoded (the browser's fetches): Content-Encoding then no longer applies. */
   decoded?: boolean;
   date?: Date;
@@ -138,8 +143,8 @@ async function serializeExchange(exchange: WarcExchange, earlier: EarlierCapture
   );
   const statusText = exchange.statusText ?? STATUS_CODES[exchange.status] ?? '';
   const statusline = `HTTP/1.1 ${exchange.status} ${statusText}`.trimEnd();
-  const httpHeaders = responseHeaders(exchange.responseHeaders, exchange.body, exchange.decoded ?? false);
-  const body = exchange.body;
+  const body = exchange.body ?? (exchange.bodyFile === undefined ? undefined : await readFile(exchange.bodyFile));
+  const httpHeaders = responseHeaders(exchange.responseHeaders, body, exchange.decoded ?? false);
   const digest = body === undefined ? undefined : `sha256:${createHash('sha256').update(body).digest('hex')}`;
   const unchanged = earlier !== undefined && (exchange.status === 304 || (exchange.status === 200 && digest === earlier.payloadDigest));
   let response: WARCRecord;
