@@ -140,6 +140,11 @@ class Crawler {
 
   async run(signal?: AbortSignal): Promise<CrawlSummary> {
     await this.store.open(this.state.shared);
+    // The state keeps the options for `update`, a cookie or password among them, and the WARCs keep the requests.
+    if (carriesCredentials(this.options)) {
+      // A disk without Unix modes (a FAT stick, some network shares) cannot do it: said, not fatal.
+      await this.store.keepStatePrivate().catch((error: unknown) => this.reporter.warn(`the state folder holds the crawl's credentials and could not be made private: ${messageOf(error)}`));
+    }
     await MirrorUpdate.finishInterruptedPublish(this.state, this.store);
     if (!this.updating) await this.recordOptions();
     const runId = await this.state.startRun(this.updating ? 'update' : 'crawl');
@@ -695,6 +700,11 @@ class Crawler {
     await this.update?.abandon();
     await this.state.close();
   }
+}
+
+/** A crawl that signs in: a cookie, an Authorization header or --user (which becomes one). */
+function carriesCredentials(options: CrawlOptions): boolean {
+  return options.cookie !== undefined || Object.keys(options.headers).some((name) => ['authorization', 'cookie'].includes(name.toLowerCase()));
 }
 
 /**

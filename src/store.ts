@@ -1,6 +1,6 @@
 // Files in the mirror: atomic writes (temporary file, then rename) and hashes. Knows paths and bytes, not URLs.
 import { createHash, randomBytes } from 'node:crypto';
-import { readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { chmod, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { existsSync, lstatSync, mkdirSync, readlinkSync, renameSync, rmdirSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { dirname, join, resolve, sep } from 'node:path';
@@ -109,6 +109,11 @@ export class MirrorStore {
     // Leftovers of a killed run are never under a final name; drop them.
     await rm(this.tmpDir, { recursive: true, force: true });
     await makeDirsAsync(this.tmpDir);
+  }
+
+  /** The state folder readable by its owner only: it holds the crawl's credentials (see the crawler's carriesCredentials). */
+  async keepStatePrivate(): Promise<void> {
+    await chmod(join(this.root, STATE_DIR), 0o700);
   }
 
   /** The absolute file for a mirror-relative path; refuses any path that would leave the root. */

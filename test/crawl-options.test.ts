@@ -1,7 +1,7 @@
 // Politeness and crawl options through the real CLI: crawl-delay, per-host limit, nofollow, filters, limits, headers.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import Database from 'better-sqlite3';
@@ -126,6 +126,9 @@ describe('crawl options', () => {
     await server.close();
     const pages = server.paths().filter((path) => path.endsWith('.html') || path === '/');
     assert.equal(pages.length, 2);
+    // Without credentials the state folder is made as any other folder.
+    mkdirSync(join(output, 'probe'));
+    assert.equal(statSync(join(output, '.sitemirror')).mode & 0o777, statSync(join(output, 'probe')).mode & 0o777);
     const summary = result.stdout.trim().split('\n').map((line) => JSON.parse(line) as Record<string, unknown>).find((event) => event.event === 'summary');
     // b.html, c.html and big.bin: every followed link counts, since its type is known only after the fetch.
     assert.deepEqual((summary as { skipped: Record<string, number> }).skipped['max-pages'], 3);
@@ -159,6 +162,8 @@ describe('crawl options', () => {
     assert.equal(home.headers['user-agent'], 'TestBot/2.0');
     assert.equal(home.headers['x-mirror'], 'yes');
     assert.equal(home.headers.cookie, 'session=abc');
+    // The state keeps the cookie for `update`: only its owner may read it.
+    assert.equal(statSync(join(output, '.sitemirror')).mode & 0o777, 0o700);
   });
 
   it('sends the cookie and an Authorization header to the seed\'s site only, not to an --allow-host CDN', async () => {
@@ -209,6 +214,7 @@ describe('crawl options', () => {
     const urls = db.prepare('SELECT url FROM urls').all() as { url: string }[];
     db.close();
     assert.ok(urls.length >= 3 && urls.every(({ url }) => !url.includes('ann')), JSON.stringify(urls));
+    assert.equal(statSync(join(output, '.sitemirror')).mode & 0o777, 0o700, 'the stored Authorization header is its owner\'s only');
   });
 
   it('prints JSON events, one per line, with --json', async () => {
