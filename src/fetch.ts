@@ -1,9 +1,9 @@
 // One HTTP client for the whole crawl: redirects, timeouts, size cap, decompression, retries. Built on node:http.
 import { Writable, Transform, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import zlib from 'node:zlib';
+import { createRequire } from 'node:module';
 import { Agent as HttpAgent, request as httpRequest, type ClientRequest, type IncomingMessage } from 'node:http';
-import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
+import type { Agent as HttpsAgent } from 'node:https';
 import { HttpStatusError, SitemirrorError } from './errors.js';
 import { BodySpool, type SpoolOptions } from './spool.js';
 import type { PageSource, RedirectHop, SpooledBody } from './types.js';
@@ -78,6 +78,16 @@ export class HttpResponseError extends HttpStatusError {
   }
 }
 
+/**
+ * node:https (with node:tls) and node:zlib load when first needed: 8–9 ms of a crawl's start, before its first
+ * request, that a plain-http site with unencoded bodies never needs.
+ */
+const require = createRequire(import.meta.url);
+const lazyModules = {
+  https: (): typeof import('node:https') => require('node:https') as typeof import('node:https'),
+  zlib: (): typeof import('node:zlib') => require('node:zlib') as typeof import('node:zlib'),
+};
+
 const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
 const MEDIA_TYPE = /^[^\s/]+\/[^\s/]+$/;
 const MAX_LOCATION_LENGTH = 8 * 1024;
@@ -110,16 +120,22 @@ interface HttpResponse {
 export class HttpFetcher {
   readonly #options: FetcherOptions;
   readonly #httpAgent: HttpAgent;
-  readonly #httpsAgent: HttpsAgent;
+  readonly #agentOptions: { keepAlive: boolean; scheduling: 'fifo'; maxSockets?: number };
+  #httpsAgent: HttpsAgent | undefined;
 
   constructor(options: FetcherOptions) {
     this.#options = options;
     // node:http rather than undici: a request is written as soon as it is made, and a response is read with less
     // work (bench/gaps and the README's performance section). Kept-alive connections, at most
     // connectionsPerOrigin to one host and port.
-    const agentOptions = { keepAlive: true, scheduling: 'fifo' as const, ...(options.connectionsPerOrigin === undefined ? {} : { maxSockets: options.connectionsPerOrigin }) };
-    this.#httpAgent = new HttpAgent(agentOptions);
-    this.#httpsAgent = new HttpsAgent({ ...agentOptions, rejectUnauthorized: options.checkCertificates !== false });
+    this.#agentOptions = { keepAlive: true, scheduling: 'fifo', ...(options.connectionsPerOrigin === undefined ? {} : { maxSockets: options.connectionsPerOrigin }) };
+    this.#httpAgent = new HttpAgent(this.#agentOptions);
+  }
+
+  /** The https agent, made with the first https URL (node:https loads then: see lazyModules). */
+  #secureAgent(): HttpsAgent {
+    this.#httpsAgent ??= new (lazyModules.https().Agent)({ ...this.#agentOptions, rejectUnauthorized: this.#options.checkCertificates !== false });
+    return this.#httpsAgent;
   }
 
   async fetch(url: string, fetchRequest: FetchRequest = {}): Promise<PageSource> {
@@ -140,7 +156,7 @@ export class HttpFetcher {
 
   async close(): Promise<void> {
     this.#httpAgent.destroy();
-    this.#httpsAgent.destroy();
+    this.#httpsAgent?.destroy();
   }
 
   async #follow(requestedUrl: string, start: URL, extraHeaders: Record<string, string>, abort: FetchAbort, followRedirects: boolean, spool: SpoolOptions | undefined): Promise<PageSource> {
@@ -198,14 +214,14 @@ export class HttpFetcher {
       let timer: NodeJS.Timeout | undefined;
       const secure = url.protocol === 'https:';
       // The URL's parts, not the URL: node would send its user info as an Authorization header.
-      const request = (secure ? httpsRequest : httpRequest)({
+      const request = (secure ? lazyModules.https().request : httpRequest)({
         protocol: url.protocol,
         hostname: url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname,
         port: url.port,
         path: `${url.pathname}${url.search}`,
         method: 'GET',
         headers,
-        agent: secure ? this.#httpsAgent : this.#httpAgent,
+        agent: secure ? this.#secureAgent() : this.#httpAgent,
       });
       abort.watch(request);
       // The clocks start when the request has a connection to go out on: it may wait in the agent's queue until
@@ -386,6 +402,7 @@ class ContentDecoder extends Transform {
   }
 
   #open(first: Buffer): Transform {
+    const zlib = lazyModules.zlib();
     if (this.coding === 'br') return zlib.createBrotliDecompress();
     if (this.coding === 'deflate') {
       // RFC 9110 says zlib-wrapped, but servers send raw deflate too; a zlib header has CM=8 and a check value (RFC 1950).
