@@ -16,8 +16,16 @@ export interface SpoolOptions {
   aboveBytes(contentType: string): number;
 }
 
+/**
+ * A spooled body goes out in writes of about this size: one call to the thread pool per MB rather than one per
+ * 64 KB chunk, and no more than this held per download.
+ */
+const WRITE_BYTES = 1024 ** 2;
+
 export class BodySpool {
+  /** Chunks not yet written: the whole body while it is in memory, the next write's worth once spooling. */
   #chunks: Buffer[] = [];
+  #held = 0;
   #size = 0;
   #head: Buffer | undefined;
   #file: Promise<FileHandle> | undefined;
@@ -35,19 +43,19 @@ export class BodySpool {
 
   /**
    * Takes the next chunk. Returns a promise while a file write is under way, and the reader should then wait for it
-   * (the connection's flow control then holds the rest back); undefined while the body is still in memory.
+   * (the connection's flow control then holds the rest back); undefined when the chunk was only kept.
    */
   add(chunk: Buffer): Promise<void> | undefined {
     this.#size += chunk.length;
+    this.#held += chunk.length;
+    this.#chunks.push(chunk);
     if (this.#path === undefined) {
-      this.#chunks.push(chunk);
       if (this.options === undefined || this.#size <= this.aboveBytes) return undefined;
       this.#startFile();
-      const held = this.#chunks;
-      this.#chunks = [];
-      return this.#write(held);
+    } else if (this.#held < WRITE_BYTES) {
+      return undefined;
     }
-    return this.#write([chunk]);
+    return this.#writeHeld();
   }
 
   /** The body went to a file. */
@@ -64,6 +72,7 @@ export class BodySpool {
   async finish(): Promise<{ body: Buffer; spooled?: SpooledBody }> {
     if (this.#path === undefined) return { body: this.inMemory() };
     try {
+      if (this.#held > 0) void this.#writeHeld().catch(() => undefined); // its failure is read below
       await this.#writing;
       if (this.#failed !== undefined) throw this.#failed;
       await (await this.#file!).close();
@@ -77,6 +86,7 @@ export class BodySpool {
   /** The body is not wanted (an error, a stop): its file goes. */
   async discard(): Promise<void> {
     this.#chunks = [];
+    this.#held = 0;
     if (this.#path === undefined) return;
     await this.#writing;
     await (await this.#file!.catch(() => undefined))?.close().catch(() => undefined);
@@ -89,20 +99,20 @@ export class BodySpool {
     this.#file = open(this.#path, 'wx');
     this.#file.catch(() => undefined); // read by the first write
     this.#hash = createHash('sha256');
-    const first = Buffer.concat(this.#chunks);
+    const first = this.#chunks.length === 1 ? this.#chunks[0]! : Buffer.concat(this.#chunks);
     this.#head = Buffer.from(first.subarray(0, SPOOL_HEAD_BYTES));
   }
 
-  #write(chunks: Buffer[]): Promise<void> {
+  #writeHeld(): Promise<void> {
+    const chunks = this.#chunks;
+    this.#chunks = [];
+    this.#held = 0;
     for (const chunk of chunks) this.#hash!.update(chunk);
     const file = this.#file!;
     const written = this.#writing.then(async () => {
       if (this.#failed !== undefined) return;
       try {
-        const handle = await file;
-        for (const chunk of chunks) {
-          for (let offset = 0; offset < chunk.length; ) offset += (await handle.write(chunk, offset)).bytesWritten;
-        }
+        await writeAll(await file, chunks);
       } catch (error) {
         // The mirror's disk (full, read-only): the crawl's one-line error, and the run stops as for any file.
         this.#failed = writeFailure(this.#path!, error);
@@ -112,5 +122,18 @@ export class BodySpool {
     return written.then(() => {
       if (this.#failed !== undefined) throw this.#failed;
     });
+  }
+}
+
+/** One writev for the chunks, then plain writes for whatever a short write left. */
+async function writeAll(handle: FileHandle, chunks: Buffer[]): Promise<void> {
+  let { bytesWritten } = await handle.writev(chunks);
+  for (const chunk of chunks) {
+    if (bytesWritten >= chunk.length) {
+      bytesWritten -= chunk.length;
+      continue;
+    }
+    for (let offset = bytesWritten; offset < chunk.length; ) offset += (await handle.write(chunk, offset)).bytesWritten;
+    bytesWritten = 0;
   }
 }
