@@ -87,6 +87,8 @@ class Crawler {
   /** Aborted when the crawl stops: downloads in flight and retry waits end at once, their URLs stay queued. */
   private readonly halt = haltController();
   private interrupted = false;
+  /** 'disk': the run stopped because the mirror's files or state could not be written. */
+  private stoppedBy: 'disk' | undefined;
   /** Redirects followed to reach a URL and the URL the chain started at, so an endless chain of fresh URLs still ends. */
   private readonly redirectHops = new Map<number, { hops: number; from: string }>();
   private update: MirrorUpdate | undefined;
@@ -205,9 +207,18 @@ class Crawler {
     signal?.removeEventListener('abort', onAbort);
 
     // An interrupted crawl still leaves a browsable mirror (links to what was not fetched go to the origin, and a
-    // resume settles them again); an update that stops rolls back instead, and a full disk cannot be written to.
+    // resume settles them again); an update that stops rolls back instead.
     const settles = !this.stoppedBecause || (this.interrupted && !this.updating && !this.state.shared);
-    const rewritten = settles ? await this.settleLinks() : 0;
+    let rewritten = settles ? await this.settleLinks() : 0;
+    if (!settles && this.stoppedBy === 'disk' && !this.updating && !this.state.shared) {
+      // A full disk: the settling may still fit (page by page, each through a temporary file; the partial file of
+      // a large download was removed). Where it does not, pages keep their links to files not written, and the
+      // next run settles them.
+      rewritten = await this.settleLinks().catch((error: unknown) => {
+        if (runFailureOf(error) === undefined) throw error;
+        return 0;
+      });
+    }
     const changes = this.update ? await this.update.end(this.stoppedBecause !== undefined, this.traffic) : undefined;
     if (this.update && this.stoppedBecause) this.stoppedBecause += '; the previous mirror is unchanged';
     await this.warc?.close();
@@ -311,6 +322,7 @@ class Crawler {
         if (runFailure !== undefined) {
           // Workers in flight meet the same full disk: one line says it.
           if (!this.stoppedBecause) this.reporter.warn(runFailure);
+          this.stoppedBy ??= 'disk';
           this.stop(runFailure);
         } else {
           await this.fail(item.id, item.url, error);

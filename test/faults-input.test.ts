@@ -156,6 +156,47 @@ describe('an output folder that becomes full', { skip: MOUNT }, () => {
   });
 });
 
+describe('a large download that fills the disk', { skip: MOUNT }, () => {
+  const MiB = 1024 ** 2;
+  const video = (i: number) => Buffer.alloc(8 * MiB, 65 + i);
+  it('stops with one line, leaves a browsable mirror and no partial file, and a rerun with room finishes', async () => {
+    const routes: Record<string, RouteHandler> = {
+      '/': page(html('Videos', Array.from({ length: 4 }, (_, i) => `<video src="/v${i}.mp4"></video>`).join(''))),
+    };
+    for (let i = 0; i < 4; i++) routes[`/v${i}.mp4`] = page(video(i), 'video/mp4');
+    const server = await startHostileServer(routes);
+    servers.push(server);
+    const disk = await tempDir();
+    // 20 MiB: the state and two of the four 8 MiB videos; the third, read straight to a file, meets the full disk.
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=20m', 'tmpfs', disk]);
+    try {
+      const output = join(disk, 'out');
+      const first = await crawlHostile(server, '/', ['-c', '4', '--per-host', '4'], { output });
+      assert.equal(first.result.code, 1, first.result.stderr);
+      assert.equal(first.warnings.length, 1, first.warnings.join('\n'));
+      assert.match(first.warnings[0]!, /cannot write .*: the disk is full \(ENOSPC\)/);
+      assert.deepEqual(readdirSync(join(output, '.sitemirror', 'tmp')), [], 'the partial download is gone');
+      const kept = readdirSync(first.site).filter((name) => name.endsWith('.mp4'));
+      assert.ok(kept.length < 4, `only part of the videos fit: ${kept.join(', ')}`);
+      for (const name of kept) assert.deepEqual(readFileSync(join(first.site, name)), video(Number(name[1])), name);
+      // The space the partial file took was enough to settle the links: the missing videos point at the origin.
+      const home = readFileSync(join(first.site, 'index.html'), 'utf8');
+      for (let i = 0; i < 4; i++) {
+        assert.ok(home.includes(kept.includes(`v${i}.mp4`) ? `src="v${i}.mp4"` : `src="${server.origin}/v${i}.mp4"`), `v${i}.mp4: ${home}`);
+      }
+      assert.equal(first.verify.code, 0, first.verify.stdout);
+
+      execFileSync('mount', ['-o', 'remount,size=64m', disk]);
+      const second = await crawlHostile(server, '/', ['-c', '4', '--per-host', '4'], { output });
+      assert.equal(second.result.code, 0, second.result.stderr);
+      for (let i = 0; i < 4; i++) assert.deepEqual(readFileSync(join(second.site, `v${i}.mp4`)), video(i));
+      assert.equal(second.verify.code, 0, second.verify.stdout);
+    } finally {
+      execFileSync('umount', [disk]);
+    }
+  });
+});
+
 describe('the crawl state on a disk that fills up between two of its commits', { skip: MOUNT }, () => {
   it('still commits the records it holds when it closes: the files they describe were written before the disk filled', async () => {
     const disk = await tempDir();
