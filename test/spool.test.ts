@@ -171,8 +171,9 @@ describe('a crawl of large files', async () => {
     assert.ok(crawl.warnings.some((warning) => /big\.html is 3\.\d MB, more than --max-parse-size/.test(warning)), crawl.warnings.join('\n'));
     assert.deepEqual(readdirSync(join(crawl.output, '.sitemirror', 'tmp')), []);
     assert.equal(crawl.verify.code, 0, crawl.verify.stdout);
-    // 6 × 24 MB in flight at once: held in memory, they were 300 MB at the peak (joined from their chunks).
-    assert.ok(crawl.peakRssMiB !== undefined && crawl.peakRssMiB < 140, `peak RSS ${crawl.peakRssMiB} MiB`);
+    // 6 × 24 MB in flight at once: held in memory they alone are 144 MB (300 MB at the peak, joined from their
+    // chunks); spooled, the crawl stays near 110 MB.
+    assert.ok(crawl.peakRssMiB !== undefined && crawl.peakRssMiB < 180, `peak RSS ${crawl.peakRssMiB} MiB`);
   });
 
   it('archives a spooled body whole with --warc', async () => {
