@@ -99,7 +99,7 @@ export class BodySpool {
     this.#file = open(this.#path, 'wx');
     this.#file.catch(() => undefined); // read by the first write
     this.#hash = createHash('sha256');
-    const first = this.#chunks.length === 1 ? this.#chunks[0]! : Buffer.concat(this.#chunks);
+    const first = this.#chunks[0]!.length >= SPOOL_HEAD_BYTES ? this.#chunks[0]! : Buffer.concat(this.#chunks);
     this.#head = Buffer.from(first.subarray(0, SPOOL_HEAD_BYTES));
   }
 
