@@ -149,9 +149,14 @@ describe('HttpFetcher spooling', async () => {
 
 describe('a crawl of large files', async () => {
   const videos = Array.from({ length: 6 }, (_, i) => pattern(24 * MiB + i, 10 + i));
+  const archive = pattern(3 * MiB, 40);
   const bigPage = html('Big', `<p>${'a long page '.repeat(300_000)}</p>`); // 3.6 MB, past --max-parse-size 1M
   const routes: Record<string, RouteHandler> = {
-    '/': page(html('Videos', `${links(['/big.html'])}${videos.map((_, i) => `<video src="/v${i}.mp4"></video>`).join('')}`)),
+    '/': page(html('Videos', `${links(['/big.html', '/archive.zip'])}${videos.map((_, i) => `<video src="/v${i}.mp4"></video>`).join('')}`)),
+    '/archive.zip': (_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/zip', 'content-encoding': 'gzip' });
+      res.end(zlib.gzipSync(archive));
+    },
     '/big.html': streamed(Buffer.from(bigPage), 'text/html; charset=utf-8', { declareLength: false }),
   };
   videos.forEach((bytes, i) => (routes[`/v${i}.mp4`] = streamed(bytes, 'video/mp4', { declareLength: i % 2 === 0 })));
@@ -187,6 +192,13 @@ describe('a crawl of large files', async () => {
       assert.equal(sha256(record.payload), sha256(bytes));
       assert.equal(record.payloadDigest, `sha256:${sha256(bytes)}`);
     }
+    // A gzip-encoded body is spooled decoded, and archived so: its Content-Encoding no longer applies.
+    const [zipped] = responsesFor(records, `${server.origin}/archive.zip`);
+    assert.ok(zipped, 'a response record for archive.zip');
+    assert.equal(sha256(zipped.payload), sha256(archive));
+    assert.equal(zipped.headers.get('content-encoding'), undefined);
+    assert.equal(zipped.headers.get('x-archive-orig-content-encoding'), 'gzip');
+    assert.equal(sha256(readFileSync(join(crawl.site, 'archive.zip'))), sha256(archive));
     assert.deepEqual(readdirSync(join(crawl.output, '.sitemirror', 'tmp')), []);
   });
 });
