@@ -3,6 +3,7 @@
 // Every page is a pure function of its index: the same site for every tool and every round, at any size.
 //
 //   node bench/generate-site.mjs --pages 1000 --latency 50ms --port 0
+//   node bench/generate-site.mjs --pages 50 --media 12 --media-mb 50   pages 0–11 each also play a 50 MB video
 //
 // Prints `listening http://127.0.0.1:PORT` on stdout once it accepts connections. Each HTML page carries
 // `<meta name="bench-page" content="INDEX">` near the top, so a mirror's files can be mapped back to pages
@@ -16,11 +17,16 @@ const { values } = parseArgs({
     latency: { type: 'string', default: '0' },
     port: { type: 'string', default: '0' },
     seed: { type: 'string', default: '1' },
+    media: { type: 'string', default: '0' },
+    'media-mb': { type: 'string', default: '50' },
   },
 });
 const PAGES = Number(values.pages);
 const LATENCY_MS = Number(String(values.latency).replace(/ms$/, ''));
 const SEED = Number(values.seed);
+/** Large files: page i < MEDIA has a <video> of MEDIA_MB MB, streamed from a 1 MB block of its own. */
+const MEDIA = Number(values.media);
+const MEDIA_MB = Number(values['media-mb']);
 const SECTIONS = 10;
 const SUBSECTIONS = 10;
 const CATEGORIES = 100;
@@ -109,6 +115,7 @@ function renderPage(index) {
     '</nav></header><main>',
     `<h1>Page ${index}</h1>`,
     `<img src="/img/p${index}.png" alt="unique">`,
+    index < MEDIA ? `<video src="/media/v${index}.mp4" controls></video>` : '',
     ...sharedImages.map((k) => `<img src="/assets/img/shared-${k}.png" alt="shared">`),
   ];
   const links = [...targets].map((target) => `<li><a href="${escapeHtml(pageUrl(target))}">Page ${target}</a></li>`);
@@ -163,11 +170,29 @@ function resolveResource(pathname, search) {
   return undefined;
 }
 
+/** A video of MEDIA_MB MB: one deterministic 1 MB block repeated, written as the socket drains. */
+function streamMedia(index, request, response) {
+  const block = png(500_000 + index, 1024 ** 2);
+  response.writeHead(200, { 'content-type': 'video/mp4', 'content-length': MEDIA_MB * block.length });
+  if (request.method === 'HEAD') return void response.end();
+  let sent = 0;
+  const pump = () => {
+    while (sent < MEDIA_MB) {
+      sent++;
+      if (!response.write(block)) return void response.once('drain', pump);
+    }
+    response.end();
+  };
+  pump();
+}
+
 let requests = 0;
 const server = createServer((request, response) => {
   requests++;
   const url = new URL(request.url ?? '/', 'http://bench');
   const answer = () => {
+    const media = url.search === '' && /^\/media\/v(\d+)\.mp4$/.exec(url.pathname);
+    if (media && Number(media[1]) < MEDIA) return streamMedia(Number(media[1]), request, response);
     const resource = resolveResource(url.pathname, url.search);
     if (!resource) {
       response.writeHead(404, { 'content-type': 'text/plain' });

@@ -22,6 +22,8 @@ export interface MirrorContents {
   bytes: number;
   /** Page indexes found in the mirror's HTML files (the generator's bench-page meta tag). */
   pages: Set<number>;
+  /** Sizes of the files of a MiB or more (bench --media: the videos). */
+  largeFiles: number[];
 }
 
 /** Runs a command under `/usr/bin/time` (and `timeout` when capped); stdout lines go to onLine. */
@@ -66,7 +68,7 @@ const NOT_MIRROR = new Set(['.sitemirror', 'hts-cache', '.bench-time']);
 
 /** Counts the files under the host folders (top-level files are tool bookkeeping) and finds the pages in them. */
 export async function readMirror(dir: string): Promise<MirrorContents> {
-  const contents: MirrorContents = { files: 0, bytes: 0, pages: new Set() };
+  const contents: MirrorContents = { files: 0, bytes: 0, pages: new Set(), largeFiles: [] };
   const head = Buffer.alloc(512);
   const walk = async (folder: string): Promise<void> => {
     for (const entry of await readdir(folder, { withFileTypes: true })) {
@@ -77,7 +79,9 @@ export async function readMirror(dir: string): Promise<MirrorContents> {
         continue;
       }
       contents.files++;
-      contents.bytes += (await stat(path)).size;
+      const { size } = await stat(path);
+      contents.bytes += size;
+      if (size >= 1024 ** 2) contents.largeFiles.push(size);
       const file = await open(path, 'r');
       try {
         const { bytesRead } = await file.read(head, 0, head.length, 0);

@@ -3,6 +3,7 @@
 //   npm run bench                                   1,000 pages, 50 ms and 0 ms latency, 3 rounds
 //   npm run bench -- --pages 300 --rounds 1         a quick look
 //   npm run bench -- --scale --pages 100000         sitemirror alone on a big site: memory and pages/s per tenth
+//   npm run bench -- --media 12                     50 pages, 12 of them with a 50 MB video: memory with large files
 //
 // The site is served by bench/generate-site.mjs in its own process. Every tool is timed by GNU time (wall, user +
 // system CPU of the whole process tree, peak RSS). Each tool's mirror is mapped back to page indexes (a meta tag
@@ -27,11 +28,15 @@ const { values } = parseArgs({
     'httrack-cap': { type: 'string', default: '40' },
     'render-pages': { type: 'string', default: '500' },
     scale: { type: 'boolean', default: false },
+    media: { type: 'string', default: '0' },
+    'media-mb': { type: 'string', default: '50' },
     work: { type: 'string', default: join(tmpdir(), 'sitemirror-bench') },
     'no-build': { type: 'boolean', default: false },
   },
 });
-const PAGES = Number(values.pages ?? (values.scale ? 100_000 : 1000));
+const MEDIA = Number(values.media);
+const MEDIA_MB = Number(values['media-mb']);
+const PAGES = Number(values.pages ?? (values.scale ? 100_000 : MEDIA > 0 ? 50 : 1000));
 const ROUNDS = Number(values.rounds);
 const HTTRACK_CAP_S = Number(values['httrack-cap']);
 const RENDER_PAGES = Number(values['render-pages']);
@@ -65,6 +70,8 @@ const TOOLS: Tool[] = [
 
 interface Row {
   tool: string;
+  /** --media: the mirror's files of at least a MB, each of its expected size. */
+  media?: number;
   runs: Measurement[];
   pages: number;
   files: number;
@@ -79,7 +86,8 @@ function median(numbers: number[]): number {
 }
 
 async function startSite(pages: number, latencyMs: number): Promise<{ url: string; process: ChildProcess }> {
-  const child = spawn(process.execPath, [join(ROOT, 'bench', 'generate-site.mjs'), '--pages', String(pages), '--latency', String(latencyMs), '--port', '0'], {
+  const media = MEDIA > 0 ? ['--media', String(MEDIA), '--media-mb', String(MEDIA_MB)] : [];
+  const child = spawn(process.execPath, [join(ROOT, 'bench', 'generate-site.mjs'), '--pages', String(pages), '--latency', String(latencyMs), '--port', '0', ...media], {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   const url = await new Promise<string>((done, fail) => {
@@ -156,7 +164,8 @@ function printTable(rows: Row[], pages: number): void {
 async function benchLatency(tools: Tool[], latencyMs: number, results: Map<string, Row>): Promise<void> {
   const site = await startSite(PAGES, latencyMs);
   try {
-    console.log(`\n## ${PAGES} pages, ${latencyMs} ms latency per response (${site.url})`);
+    const media = MEDIA > 0 ? `, ${MEDIA} of them with a ${MEDIA_MB} MB video` : '';
+    console.log(`\n## ${PAGES} pages${media}, ${latencyMs} ms latency per response (${site.url})`);
     for (let round = 1; round <= ROUNDS; round++) {
       for (const tool of tools) {
         // HTTrack runs once, capped; a run over a minute (wget 1.x at 50 ms is sequential) is its own median.
@@ -169,13 +178,15 @@ async function benchLatency(tools: Tool[], latencyMs: number, results: Map<strin
         row.files = contents.files;
         row.bytes = contents.bytes;
         row.missing = Array.from({ length: PAGES }, (_, i) => i).filter((i) => !contents.pages.has(i));
+        if (MEDIA > 0) row.media = contents.largeFiles.filter((size) => size === MEDIA_MB * 1024 ** 2).length;
         results.set(tool.name, row);
         const note = measurement.timedOut ? ' (capped)' : measurement.exitCode === 0 ? '' : ` (exit ${measurement.exitCode}: ${measurement.stderrTail})`;
         console.log(`round ${round} ${tool.name}: ${contents.pages.size} pages in ${measurement.wallS.toFixed(2)} s, CPU ${measurement.cpuS.toFixed(2)} s (user ${measurement.userS.toFixed(2)}), ${measurement.peakRssMb.toFixed(0)} MB${note}`);
       }
     }
     printTable([...results.values()], PAGES);
-    if (latencyMs === 0) await benchRender(site.url);
+    if (MEDIA > 0) printMedia([...results.values()]);
+    else if (latencyMs === 0) await benchRender(site.url);
   } finally {
     site.process.kill('SIGTERM');
   }
@@ -205,6 +216,14 @@ async function benchRender(url: string): Promise<void> {
     `render mode (--render always, --max-pages ${RENDER_PAGES}, ${browser ?? 'the browser discovery finds'}): ${contents.pages.size} pages in ${measurement.wallS.toFixed(2)} s = ${rate.toFixed(1)} pages/s, CPU ${measurement.cpuS.toFixed(2)} s, peak RSS ${measurement.peakRssMb.toFixed(0)} MB (largest process)` +
       `${measurement.exitCode === 0 ? '' : `, exit ${measurement.exitCode}`} — target ≥ 10 pages/s: ${rate >= 10 ? 'holds' : 'MISSED'}`,
   );
+}
+
+/** --media: whether each tool kept every video whole, and its memory beside the videos' size. */
+function printMedia(rows: Row[]): void {
+  for (const row of rows) {
+    const rss = Math.max(...row.runs.map((run) => run.peakRssMb));
+    console.log(`${row.tool}: ${row.media ?? 0} of ${MEDIA} videos whole (${MEDIA_MB} MB each), peak RSS ${format(rss, 0)} MB`);
+  }
 }
 
 function checkTargets(byLatency: Map<number, Map<string, Row>>): void {
@@ -294,12 +313,14 @@ async function main(): Promise<void> {
   const tools = availableTools();
   for (const binary of new Set(tools.filter((tool) => tool.debianPackage).map((tool) => tool.binary))) console.log(`${binary}: ${versionOf(binary)}`);
   const byLatency = new Map<number, Map<string, Row>>();
-  for (const latency of values.latency!.split(',').map(Number)) {
+  // Large files: one latency, 0 ms unless given (the question is memory, not waiting).
+  const latencies = MEDIA > 0 && values.latency === '50,0' ? [0] : values.latency!.split(',').map(Number);
+  for (const latency of latencies) {
     const results = new Map<string, Row>();
     byLatency.set(latency, results);
     await benchLatency(tools, latency, results);
   }
-  checkTargets(byLatency);
+  if (MEDIA === 0) checkTargets(byLatency);
   await rm(leftovers, { recursive: true, force: true });
 }
 
