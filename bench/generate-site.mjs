@@ -172,7 +172,9 @@ function resolveResource(pathname, search) {
 
 /** A video of MEDIA_MB MB: one deterministic 1 MB block repeated, written as the socket drains. */
 function streamMedia(index, request, response) {
-  const block = png(500_000 + index, 1024 ** 2);
+  const next = random(500_000 + index);
+  const block = Buffer.alloc(1024 ** 2);
+  for (let i = 0; i < block.length; i++) block[i] = Math.floor(next() * 256);
   response.writeHead(200, { 'content-type': 'video/mp4', 'content-length': MEDIA_MB * block.length });
   if (request.method === 'HEAD') return void response.end();
   let sent = 0;

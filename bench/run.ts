@@ -70,7 +70,7 @@ const TOOLS: Tool[] = [
 
 interface Row {
   tool: string;
-  /** --media: the mirror's files of at least a MB, each of its expected size. */
+  /** --media: how many of the mirror's files have a video's exact size. */
   media?: number;
   runs: Measurement[];
   pages: number;
