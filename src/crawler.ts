@@ -12,7 +12,7 @@ import { effectiveMediaType } from './mediatype.js';
 import type { HostGate } from './politeness.js';
 import type { CrawlSummary, FailedUrl, Reporter } from './report.js';
 import { RobotsCache, type RobotsPolicy } from './robots.js';
-import { Scope, seedSiteHostnames } from './scope.js';
+import { Scope, isCredentialHeader, seedSiteHostnames } from './scope.js';
 import { openState, type CrawlState, type UrlRecord } from './state.js';
 import { MirrorStore, STATE_DIR, WACZ_FILE, WARC_DIR, createMirrorFolder, sha256 } from './store.js';
 import type { SpoolOptions } from './spool.js';
@@ -716,7 +716,7 @@ class Crawler {
 
 /** A crawl that signs in: a cookie, an Authorization header or --user (which becomes one). */
 function carriesCredentials(options: CrawlOptions): boolean {
-  return options.cookie !== undefined || Object.keys(options.headers).some((name) => ['authorization', 'cookie'].includes(name.toLowerCase()));
+  return options.cookie !== undefined || Object.keys(options.headers).some(isCredentialHeader);
 }
 
 /**

@@ -4,7 +4,7 @@ import { isHtmlType } from './documents.js';
 import type { HostGate } from './politeness.js';
 import type { CapturedResponse, RenderRequest, RequestDecision } from './rendertypes.js';
 import type { RobotsPolicy } from './robots.js';
-import type { Scope } from './scope.js';
+import { isCredentialHeader, type Scope } from './scope.js';
 import type { UrlRecord } from './state.js';
 import type { MirrorStore } from './store.js';
 import { hostKey, normalizeUrl } from './url.js';
@@ -45,7 +45,7 @@ export class RenderRequestPolicy {
 
   constructor(private readonly context: RenderRequestContext) {
     this.headersWithoutCredentials = Object.fromEntries(
-      Object.entries(context.headers).filter(([name]) => !['authorization', 'cookie'].includes(name.toLowerCase())),
+      Object.entries(context.headers).filter(([name]) => !isCredentialHeader(name)),
     );
   }
 

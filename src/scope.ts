@@ -65,6 +65,12 @@ export class Scope {
   }
 }
 
+/** The request headers that carry credentials, which go only where seedSiteHostnames says (names in any case). */
+export function isCredentialHeader(name: string): boolean {
+  const lower = name.toLowerCase();
+  return lower === 'authorization' || lower === 'cookie';
+}
+
 /**
  * The seed's host, its www-less or www form, and their subdomains, as a cookie for the domain would go: where
  * --cookie and an Authorization --header may be sent. Never an --allow-host CDN or another site a redirect leads to.
