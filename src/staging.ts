@@ -5,7 +5,7 @@
 // moves each host folder aside and the next one into place, two renames per host.
 import { link, readdir, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { makeDirsAsync } from './dirs.js';
+import { makeDirs } from './dirs.js';
 import { STATE_DIR } from './store.js';
 
 export class Staging {
@@ -26,7 +26,7 @@ export class Staging {
   /** Starts the next tree as hard links of the published one (a leftover from an abandoned update is dropped). */
   async prepare(): Promise<void> {
     await rm(this.nextRoot, { recursive: true, force: true });
-    await makeDirsAsync(this.nextRoot);
+    makeDirs(this.nextRoot);
     for (const host of await this.hosts()) await linkTree(join(this.root, host), join(this.nextRoot, host));
   }
 
@@ -41,7 +41,7 @@ export class Staging {
    * The state records that a publish is due before this runs (in the same transaction as the new records).
    */
   async publish(hosts: string[]): Promise<void> {
-    await makeDirsAsync(this.oldRoot);
+    makeDirs(this.oldRoot);
     for (const host of hosts) {
       const staged = join(this.nextRoot, host);
       if (!(await exists(staged))) continue;
@@ -69,7 +69,7 @@ async function exists(path: string): Promise<boolean> {
 }
 
 async function linkTree(from: string, to: string): Promise<void> {
-  await makeDirsAsync(to);
+  makeDirs(to);
   for (const entry of await readdir(from, { withFileTypes: true })) {
     const source = join(from, entry.name);
     const target = join(to, entry.name);

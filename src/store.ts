@@ -4,7 +4,7 @@ import { chmod, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { existsSync, lstatSync, mkdirSync, readlinkSync, renameSync, rmdirSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { dirname, join, resolve, sep } from 'node:path';
-import { makeDirs, makeDirsAsync } from './dirs.js';
+import { makeDirs } from './dirs.js';
 import { SitemirrorError } from './errors.js';
 
 export const STATE_DIR = '.sitemirror';
@@ -105,10 +105,10 @@ export class MirrorStore {
   /** `shared`: other workers write into this mirror too, so this one keeps its temporary files in a folder of its own. */
   async open(shared = false): Promise<void> {
     if (shared) this.tmpDir = join(this.tmpDir, `${hostname()}-${process.pid}`);
-    await makeDirsAsync(this.tmpDir);
+    makeDirs(this.tmpDir);
     // Leftovers of a killed run are never under a final name; drop them.
     await rm(this.tmpDir, { recursive: true, force: true });
-    await makeDirsAsync(this.tmpDir);
+    makeDirs(this.tmpDir);
   }
 
   /** The state folder readable by its owner only: it holds the crawl's credentials (see the crawler's carriesCredentials). */
@@ -192,7 +192,7 @@ export class MirrorStore {
     // Most folders exist already: a recursive mkdir per file costs a stat per path segment, so only on ENOENT.
     await rename(temporary, target).catch(async (error: NodeJS.ErrnoException) => {
       if (error.code !== 'ENOENT') throw error;
-      await makeDirsAsync(dirname(target));
+      makeDirs(dirname(target));
       await rename(temporary, target);
     });
   }
