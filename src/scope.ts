@@ -5,7 +5,8 @@ import type { SkipReason } from './types.js';
 
 export class Scope {
   private readonly seedHost: string;
-  private readonly seedHostname: string;
+  /** The seed's host, its www form and their subdomains (--subdomains), by the rule credentials follow too. */
+  private readonly onSeedSite: (hostname: string) => boolean;
   private readonly seedPort: string;
   private readonly include: RegExp[];
   private readonly exclude: RegExp[];
@@ -18,7 +19,7 @@ export class Scope {
   ) {
     const url = new URL(seed);
     this.seedHost = url.host;
-    this.seedHostname = url.hostname;
+    this.onSeedSite = seedSiteHostnames(seed);
     this.seedPort = url.port;
     this.include = options.include.map((pattern) => new RegExp(pattern));
     this.exclude = options.exclude.map((pattern) => new RegExp(pattern));
@@ -59,9 +60,7 @@ export class Scope {
 
   private isSiteHost(url: URL): boolean {
     if (url.host === this.seedHost || this.adoptedHosts.has(url.host)) return true;
-    if (!this.options.subdomains || url.port !== this.seedPort) return false;
-    const base = this.seedHostname.replace(/^www\./, '');
-    return url.hostname === base || url.hostname.endsWith(`.${base}`);
+    return this.options.subdomains && url.port === this.seedPort && this.onSeedSite(url.hostname);
   }
 }
 
