@@ -4,6 +4,7 @@
 //   npm run bench -- --pages 300 --rounds 1         a quick look
 //   npm run bench -- --scale --pages 100000         sitemirror alone on a big site: memory and pages/s per tenth
 //   npm run bench -- --media 12                     50 pages, 12 of them with a 50 MB video: memory with large files
+//   npm run bench -- --keep-node-ca-certs           with NODE_EXTRA_CA_CERTS left set (Node then reads it at every start)
 //
 // The site is served by bench/generate-site.mjs in its own process. Every tool is timed by GNU time (wall, user +
 // system CPU of the whole process tree, peak RSS). Each tool's mirror is mapped back to page indexes (a meta tag
@@ -32,6 +33,7 @@ const { values } = parseArgs({
     'media-mb': { type: 'string', default: '50' },
     work: { type: 'string', default: join(tmpdir(), 'sitemirror-bench') },
     'no-build': { type: 'boolean', default: false },
+    'keep-node-ca-certs': { type: 'boolean', default: false },
   },
 });
 const MEDIA = Number(values.media);
@@ -306,6 +308,13 @@ async function main(): Promise<void> {
     await rm(leftovers, { recursive: true, force: true });
     console.log('removed the mirrors of an interrupted bench; waiting 60 s so their deletion does not slow the first runs');
     await new Promise((resolve) => setTimeout(resolve, 60_000));
+  }
+  // Node reads the bundle NODE_EXTRA_CA_CERTS names (this VM sets it for its proxy's CA) at every start, before any
+  // of its code runs: 50–90 ms of CPU and of wall time here. The site is plain HTTP and the C tools never read the
+  // variable, so every tool runs without it; --keep-node-ca-certs measures with it.
+  if (process.env.NODE_EXTRA_CA_CERTS !== undefined && !values['keep-node-ca-certs']) {
+    console.log(`NODE_EXTRA_CA_CERTS (${process.env.NODE_EXTRA_CA_CERTS}) removed from the tools' environment: Node would read it at every start (--keep-node-ca-certs keeps it)`);
+    delete process.env.NODE_EXTRA_CA_CERTS;
   }
   const sitemirrorVersion = spawnSync(process.execPath, [BIN, '--version'], { encoding: 'utf8' }).stdout.trim();
   console.log(`sitemirror ${sitemirrorVersion} on Node ${process.version}; ${spawnSync('nproc', { encoding: 'utf8' }).stdout.trim()} CPUs`);
