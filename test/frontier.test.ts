@@ -1,15 +1,13 @@
 // The frontier: breadth first, requisites first, each URL once, and a bounded window onto the state — on both backends.
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { DEFAULTS } from '../src/config.ts';
 import { Frontier } from '../src/frontier.ts';
 import { Scope } from '../src/scope.ts';
 import { openState, type CrawlState } from '../src/state.ts';
 import { LANE_CAPACITY, Lane } from '../src/state-lane.ts';
 import { redisUrl } from './support/redis.ts';
+import { tempDirSync } from './support/cli.ts';
 
 const SEED = 'http://h.test/';
 
@@ -23,7 +21,7 @@ for (const [backend, stateUrlOf] of BACKENDS) {
   after(() => Promise.all(opened.map((state) => state.close())));
 
   async function frontier(limits = { depth: Infinity, maxPages: Infinity }) {
-    const state = await openState({ outputDir: mkdtempSync(join(tmpdir(), 'frontier-')), stateUrl: await stateUrlOf(), purpose: 'crawl', seed: SEED });
+    const state = await openState({ outputDir: tempDirSync('frontier-'), stateUrl: await stateUrlOf(), purpose: 'crawl', seed: SEED });
     opened.push(state);
     const f = new Frontier(state, new Scope(SEED, DEFAULTS.scope), limits);
     await f.reload();

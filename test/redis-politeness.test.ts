@@ -1,14 +1,12 @@
 // Politeness across workers: two workers' limiters on one Redis state share the per-host limit and the crawl-delay.
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { HostGate } from '../src/politeness.ts';
 import { openState, type CrawlState } from '../src/state.ts';
 import { redisUrl } from './support/redis.ts';
+import { tempDirSync } from './support/cli.ts';
 
 const SEED = 'http://h.test/';
 const opened: CrawlState[] = [];
@@ -16,7 +14,7 @@ after(() => Promise.all(opened.map((state) => state.close())));
 
 /** Two workers of one crawl: two connections, two worker names, one state. */
 async function twoWorkers(): Promise<[CrawlState, CrawlState]> {
-  const outputDir = mkdtempSync(join(tmpdir(), 'politeness-'));
+  const outputDir = tempDirSync('politeness-');
   const stateUrl = await redisUrl();
   const open = () => openState({ outputDir, stateUrl, purpose: 'crawl', seed: SEED });
   const pair: [CrawlState, CrawlState] = [await open(), await open()];

@@ -5,8 +5,6 @@ import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
-import { mkdtemp } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import zlib from 'node:zlib';
 import { HttpFetcher, type FetcherOptions } from '../src/fetch.js';
@@ -14,6 +12,7 @@ import { SitemirrorError } from '../src/errors.js';
 import type { SpoolOptions } from '../src/spool.js';
 import { readMirrorWarcs, responsesFor } from './support/archive.ts';
 import { crawlHostile, html, links, page, startHostileServer, type HostileServer, type RouteHandler } from './support/hostile-server.ts';
+import { tempDir } from './support/cli.ts';
 
 const MiB = 1024 ** 2;
 const OPTIONS: FetcherOptions = { userAgent: 'sitemirror-test/1', headers: {}, connectTimeoutMs: 1000, readTimeoutMs: 2000, maxRedirects: 10, maxBytes: Infinity };
@@ -47,7 +46,7 @@ const servers: HostileServer[] = [];
 after(() => Promise.all(servers.map((server) => server.close())));
 
 async function spoolFolder(): Promise<{ dir: string; spool: SpoolOptions }> {
-  const dir = await mkdtemp(join(tmpdir(), 'sitemirror-spool-'));
+  const dir = await tempDir('sitemirror-spool-');
   let n = 0;
   return { dir, spool: { newPath: () => join(dir, `body-${++n}`), aboveBytes: () => MiB } };
 }

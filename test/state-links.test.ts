@@ -1,17 +1,16 @@
 // The link graph the SQLite state keeps for settlement: every link of a page stored, replaced whole when set again.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { openState, type NewUrl } from '../src/state.ts';
+import { tempDirSync } from './support/cli.ts';
 
 const entry = (path: string): NewUrl => ({ url: `http://h.test/${path}`, kind: 'page', expected: 'html', depth: 1, foundFrom: null, expectedPath: `h.test/${path}.html` });
 
 describe('SQLite state: the links of a page', () => {
   it('keeps all of a page with more links than one INSERT takes, and replaces them when set again', async () => {
-    const outputDir = mkdtempSync(join(tmpdir(), 'state-links-'));
+    const outputDir = tempDirSync('state-links-');
     const state = await openState({ outputDir, purpose: 'crawl', seed: 'http://h.test/' });
     const page = (await state.enqueue(entry('page'), Infinity)) as number;
     const targets: number[] = [];

@@ -1,12 +1,11 @@
 // The SQLite backend's record cache: bounded, least recently used out first (by generations), and never out of step with the table.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { RecordCache } from '../src/state-record-cache.ts';
 import { openState, type NewUrl, type UrlRecord } from '../src/state.ts';
+import { tempDirSync } from './support/cli.ts';
 
 function record(id: number): UrlRecord {
   return {
@@ -51,7 +50,7 @@ describe('SQLite state with its record cache', () => {
   const entry = (path: string): NewUrl => ({ url: `http://h.test/${path}`, kind: 'page', expected: 'html', depth: 1, foundFrom: null, expectedPath: `h.test/${path}.html` });
 
   it('answers every read exactly as the table holds the row, after inserts, skips, updates and bulk changes', async () => {
-    const outputDir = mkdtempSync(join(tmpdir(), 'record-cache-'));
+    const outputDir = tempDirSync('record-cache-');
     const state = await openState({ outputDir, purpose: 'crawl', seed: 'http://h.test/' });
     const a = (await state.enqueue(entry('a'), Infinity)) as number;
     await state.recordSkip(entry('b'), 'depth');

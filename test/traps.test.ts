@@ -1,8 +1,6 @@
 // Crawler traps (src/traps.ts), query normalisation before dedupe (src/url.ts) and the frontier that applies both.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { DEFAULTS } from '../src/config.ts';
@@ -12,6 +10,7 @@ import { Scope } from '../src/scope.ts';
 import { openState } from '../src/state.ts';
 import { DEFAULT_TRAP_LIMITS, detectTrap, type PathHistory } from '../src/traps.ts';
 import { DEFAULT_STRIP_PARAMS, normalizeUrl, type QueryRules } from '../src/url.ts';
+import { tempDirSync } from './support/cli.ts';
 
 const RULES: QueryRules = { sortParams: true, stripParams: DEFAULT_STRIP_PARAMS }; // as with --sort-query
 const nothingSeen: PathHistory = { queryVariants: () => 0 };
@@ -132,7 +131,7 @@ function isDocumentedAlias(a: string, b: string): boolean {
 
 describe('Frontier with trap limits and query rules', () => {
   async function frontier() {
-    const state = await openState({ outputDir: mkdtempSync(join(tmpdir(), 'traps-')), stateUrl: undefined, purpose: 'crawl' });
+    const state = await openState({ outputDir: tempDirSync('traps-'), stateUrl: undefined, purpose: 'crawl' });
     const trapped: string[] = [];
     const f = new Frontier(state, new Scope('http://h.test/', DEFAULTS.scope), {
       depth: Infinity,

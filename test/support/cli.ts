@@ -1,5 +1,6 @@
 // Runs the real sitemirror command (the built bin) in a child process.
 import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -43,6 +44,23 @@ export function runCli(args: string[], options: { cwd?: string; timeoutMs?: numb
   });
 }
 
+// Folders the tests made are removed when the test file's process exits (a full run made ~230 of them, 570 MB);
+// SITEMIRROR_TEST_KEEP=1 keeps them, to look at what a failing test left.
+const madeDirs: string[] = [];
+process.once('exit', () => {
+  if (process.env.SITEMIRROR_TEST_KEEP === '1') return;
+  for (const dir of madeDirs) rmSync(dir, { recursive: true, force: true });
+});
+
 export async function tempDir(prefix = 'sitemirror-test-'): Promise<string> {
-  return mkdtemp(join(tmpdir(), prefix));
+  const dir = await mkdtemp(join(tmpdir(), prefix));
+  madeDirs.push(dir);
+  return dir;
+}
+
+/** tempDir for a synchronous caller. */
+export function tempDirSync(prefix = 'sitemirror-test-'): string {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  madeDirs.push(dir);
+  return dir;
 }
