@@ -9,7 +9,7 @@ import { BROWSER_INSTALL_HINT, describeBrowser, findBrowser, systemBrowserPaths,
 import { DEFAULTS, type CrawlOptions } from '../src/config.ts';
 import { SitemirrorError, UsageError } from '../src/errors.ts';
 import { isLocalAddress, startRenderer } from '../src/render.ts';
-import { BIN, runCli, tempDir, type CliResult } from './support/cli.ts';
+import { BIN, runCli, tempDir, type CliResult, cliEnv } from './support/cli.ts';
 import { CHROMIUM_PATH } from './support/browser.ts';
 import { startServer, type FixtureServer } from './support/server.ts';
 
@@ -123,7 +123,7 @@ describe('startRenderer: --render auto, always and never', () => {
 /** The real command without runCli's `--render never` default for crawls: what a user gets. */
 function runAsUser(args: string[]): Promise<CliResult> {
   return new Promise((done, fail) => {
-    const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [BIN, ...args], { env: cliEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));

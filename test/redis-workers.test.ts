@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { startServer, type FixtureServer, type RouteHandler } from './support/server.ts';
-import { BIN, runCli, tempDir, type CliResult } from './support/cli.ts';
+import { BIN, runCli, tempDir, type CliResult, cliEnv } from './support/cli.ts';
 import { listFiles } from './support/linkcheck.ts';
 import { redisUrl } from './support/redis.ts';
 
@@ -111,7 +111,7 @@ describe('many workers sharing a crawl state on Redis', () => {
       const output = await tempDir();
       const args = ['crawl', `${server.origin}/`, '-o', output, '--quiet', '--concurrency', '3', '--render', 'never', '--lease', '1s', '--state', await redisUrl()];
       const start = server.requests.length;
-      const victim = spawn(process.execPath, [BIN, ...args], { stdio: 'ignore' });
+      const victim = spawn(process.execPath, [BIN, ...args], { env: cliEnv(), stdio: 'ignore' });
       const killed = new Promise<void>((done) => victim.on('exit', () => done()));
       onRequest = () => {
         if (server.requests.length - start >= 20) {

@@ -11,7 +11,7 @@ import { launchBrowser, openOffline, viewOf, type PageView } from './support/bro
 import { brokenLinks, listFiles } from './support/linkcheck.ts';
 import { canonicalProblems, crawlInto, type MirrorRun } from './support/scenario.ts';
 import { FIXTURES, startServer, type FixtureServer, type RouteHandler } from './support/server.ts';
-import { BIN, runCli, tempDir } from './support/cli.ts';
+import { BIN, runCli, tempDir, cliEnv } from './support/cli.ts';
 
 /** Enough for the lazy-images page (about six viewports); the endless feed is cut off by it. */
 const SCROLL_STEPS = 8;
@@ -234,7 +234,7 @@ describe('interrupting a crawl while a page renders', () => {
     try {
       const output = await tempDir('sitemirror-render-');
       const args = ['crawl', `${server.origin}/never-loads.html`, '-o', output, '--render', 'always', '--depth', '0'];
-      const child = spawn(process.execPath, [BIN, ...args, '--render-timeout', '60s'], { stdio: ['ignore', 'ignore', 'pipe'] });
+      const child = spawn(process.execPath, [BIN, ...args, '--render-timeout', '60s'], { env: cliEnv(), stdio: ['ignore', 'ignore', 'pipe'] });
       let stderr = '';
       child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
       let interruptedAt = 0;

@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { startServer, type RouteHandler } from './support/server.ts';
-import { BIN, runCli, tempDir } from './support/cli.ts';
+import { BIN, runCli, tempDir, cliEnv } from './support/cli.ts';
 import { listFiles } from './support/linkcheck.ts';
 import { redisUrl } from './support/redis.ts';
 
@@ -45,7 +45,7 @@ let onCount: (() => void) | undefined;
 
 function killAtRequest(args: string[], count: number): Promise<void> {
   return new Promise((done) => {
-    const child = spawn(process.execPath, [BIN, ...args], { stdio: 'ignore' });
+    const child = spawn(process.execPath, [BIN, ...args], { env: cliEnv(), stdio: 'ignore' });
     onCount = () => {
       if (requestCount >= count) child.kill('SIGKILL');
     };
@@ -112,7 +112,7 @@ describe('interrupting a crawl with SIGINT', () => {
     try {
       const output = await tempDir();
       const args = ['crawl', `${server.origin}/`, '-o', output, '--concurrency', '2', '--render', 'never'];
-      const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
+      const child = spawn(process.execPath, [BIN, ...args], { env: cliEnv(), stdio: ['ignore', 'ignore', 'pipe'] });
       let stderr = '';
       child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
       interrupt = () => child.kill('SIGINT');

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { BIN, runCli, tempDir } from './support/cli.ts';
+import { BIN, runCli, tempDir, cliEnv } from './support/cli.ts';
 import { listFiles } from './support/linkcheck.ts';
 import { startMutableSite, type MutableSite } from './support/mutable-site.ts';
 import { redisUrl } from './support/redis.ts';
@@ -121,7 +121,7 @@ for (const [backend, stateArgs] of BACKENDS) describe(`update (state on ${backen
     // Slow enough that the first update still runs while a second process starts on a loaded machine.
     origin.latencyMs = 400;
 
-    const first = spawn(process.execPath, [BIN, 'update', output, '--quiet'], { stdio: 'ignore' });
+    const first = spawn(process.execPath, [BIN, 'update', output, '--quiet'], { env: cliEnv(), stdio: 'ignore' });
     const firstDone = new Promise<number | null>((done) => first.on('exit', done));
     // Wait until the first update is fetching, then try a second one and read the mirror.
     const requests = origin.server.requests.length;
@@ -151,7 +151,7 @@ for (const [backend, stateArgs] of BACKENDS) describe(`update (state on ${backen
     const snapshot = new Map(listFiles(output).map((file) => [file, readFileSync(join(output, file), 'utf8')]));
     for (let i = 0; i < PAGES; i++) origin.set(`/p${i}.html`, page(i, '<p>changed</p>'));
     origin.latencyMs = 100;
-    const child = spawn(process.execPath, [BIN, 'update', output, '--quiet'], { stdio: 'ignore' });
+    const child = spawn(process.execPath, [BIN, 'update', output, '--quiet'], { env: cliEnv(), stdio: 'ignore' });
     const requests = origin.server.requests.length;
     while (origin.server.requests.length < requests + 8) await new Promise((resolve) => setTimeout(resolve, 20));
     child.kill('SIGKILL');
@@ -170,7 +170,7 @@ for (const [backend, stateArgs] of BACKENDS) describe(`update (state on ${backen
     const origin = await site();
     const output = await tempDir();
     await runCli(['crawl', `${origin.server.origin}/`, '-o', output, '--quiet', ...(await stateArgs())]);
-    const child = spawn(process.execPath, [BIN, 'update', output, '--every', '1s'], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawn(process.execPath, [BIN, 'update', output, '--every', '1s'], { env: cliEnv(), stdio: ['ignore', 'ignore', 'pipe'] });
     let stderr = '';
     await new Promise<void>((done) => {
       child.stderr.on('data', (chunk: Buffer) => {

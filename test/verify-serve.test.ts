@@ -5,7 +5,7 @@ import { spawn } from 'node:child_process';
 import { cp, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { redirect, startServer, type FixtureServer } from './support/server.ts';
-import { BIN, runCli, tempDir } from './support/cli.ts';
+import { BIN, runCli, tempDir, cliEnv } from './support/cli.ts';
 
 describe('verify and serve', () => {
   let server: FixtureServer;
@@ -57,7 +57,7 @@ describe('verify and serve', () => {
   });
 
   it('serves mirrored pages with their content types, index pages and redirect files', async () => {
-    const child = spawn(process.execPath, [BIN, 'serve', output, '--port', '0'], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawn(process.execPath, [BIN, 'serve', output, '--port', '0'], { env: cliEnv(), stdio: ['ignore', 'ignore', 'pipe'] });
     try {
       const url = await new Promise<string>((done, fail) => {
         let text = '';

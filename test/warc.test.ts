@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { redirect, serve, startServer, type FixtureServer } from './support/server.ts';
 import { originBytes, readWarcBytes, responsesFor, type ReadRecord } from './support/archive.ts';
-import { BIN, runCli, tempDir, type CliResult } from './support/cli.ts';
+import { BIN, runCli, tempDir, type CliResult, cliEnv } from './support/cli.ts';
 
 interface Archived {
   server: FixtureServer;
@@ -221,7 +221,7 @@ describe('--warc after a crash', () => {
     });
     const output = await tempDir();
     const args = ['crawl', `${server.origin}/index.html`, '--output', output, '--quiet', '--retries', '0', '--render', 'never', '--warc', '--concurrency', '1'];
-    const child = spawn(process.execPath, [BIN, ...args], { stdio: 'ignore' });
+    const child = spawn(process.execPath, [BIN, ...args], { env: cliEnv(), stdio: 'ignore' });
     const exited = new Promise((done) => child.on('exit', done));
     // One request at a time, each archived before the next is sent: when about.html is asked for, all before it is written.
     await aboutAsked;

@@ -18,16 +18,21 @@ export interface CliResult {
  * for the plain HTTP path stay on it (and fast) now that rendering in a browser is the default. Render tests pass
  * --render themselves.
  */
+/**
+ * The environment for a sitemirror child: this process's, plus `extra`, without a CA bundle the machine names. A test
+ * trusts what it sets itself, and Node reads the bundle at every start (60-90 ms a run here).
+ */
+export function cliEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+  const { NODE_EXTRA_CA_CERTS: _machineBundle, ...inherited } = process.env;
+  return { ...inherited, ...extra };
+}
+
 export function runCli(args: string[], options: { cwd?: string; timeoutMs?: number; nodeOptions?: string[]; env?: Record<string, string> } = {}): Promise<CliResult> {
   return new Promise((done, fail) => {
     const renderChosen = args.some((arg) => arg === '--render' || arg.startsWith('--render='));
     const fullArgs = args[0] === 'crawl' && !renderChosen ? [...args, '--render', 'never'] : args;
-    // nodeOptions go before the bin (an --import that measures memory); env is added to the environment. A CA
-    // bundle the machine names is left out: a test trusts what it sets itself, and Node reads the bundle at every
-    // start (60-90 ms a run here).
-    const { NODE_EXTRA_CA_CERTS: _machineBundle, ...inherited } = process.env;
-    const env = { ...inherited, ...options.env };
-    const child = spawn(process.execPath, [...(options.nodeOptions ?? []), BIN, ...fullArgs], { cwd: options.cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    // nodeOptions go before the bin (an --import that measures memory); env is added to the environment.
+    const child = spawn(process.execPath, [...(options.nodeOptions ?? []), BIN, ...fullArgs], { cwd: options.cwd, env: cliEnv(options.env), stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
