@@ -12,6 +12,8 @@ export class Scope {
   private readonly exclude: RegExp[];
   /** Hosts the seed redirected to (apex to www, an old domain to a new one): the site's own, like the seed's. */
   private readonly adoptedHosts = new Set<string>();
+  /** Counts adoptHost calls: an answer given before may differ after one (a cache of answers reads it). */
+  #generation = 0;
 
   constructor(
     seed: string,
@@ -49,7 +51,14 @@ export class Scope {
 
   /** Takes `host` (host:port as URL.host spells it) for one of the site's own, as the seed's host is. */
   adoptHost(host: string): void {
+    if (this.adoptedHosts.has(host)) return;
     this.adoptedHosts.add(host);
+    this.#generation++;
+  }
+
+  /** Changes whenever an answer of this scope may have changed. */
+  get generation(): number {
+    return this.#generation;
   }
 
   /** Whether a sitemap document may be fetched: only from the site's own hosts. */

@@ -78,6 +78,24 @@ for (const [backend, stateUrlOf] of BACKENDS) {
       assert.deepEqual(await f.offer('mailto:a@b', 'page', 'html', { id: 1, depth: 0 }), { skipped: 'scheme' });
     });
 
+    it('answers a URL offered again as the first time, skips counted each time, until the seed adopts a host', async () => {
+      const state = await openState({ outputDir: tempDirSync('frontier-'), stateUrl: await stateUrlOf(), purpose: 'crawl', seed: SEED });
+      opened.push(state);
+      const scope = new Scope(SEED, DEFAULTS.scope);
+      const f = new Frontier(state, scope, { depth: Infinity, maxPages: Infinity });
+      await f.reload();
+      const parent = { id: 1, depth: 0 };
+      assert.ok('record' in (await f.offer(SEED, 'page', 'html', null)));
+      for (let i = 0; i < 3; i++) assert.deepEqual(await f.offer('http://www2.h.test/a.html', 'page', 'html', parent), { skipped: 'out-of-scope' });
+      assert.deepEqual(await f.offer('mailto:a@b', 'page', 'html', parent), { skipped: 'scheme' });
+      assert.deepEqual(await f.offer('mailto:a@b', 'page', 'html', parent), { skipped: 'scheme' });
+      assert.deepEqual([...f.uncountedSkips].sort(), [['out-of-scope', 3], ['scheme', 2]]);
+      // The seed redirected there: the same link is now the site's own.
+      scope.adoptHost('www2.h.test');
+      const adopted = await f.offer('http://www2.h.test/a.html', 'page', 'html', parent);
+      assert.ok('record' in adopted && adopted.record.url === 'http://www2.h.test/a.html' && adopted.record.state === 'queued');
+    });
+
     it('leases a URL to one taker only, and a URL released while still queued is handed out again', async () => {
       const { frontier: f, state } = await frontier();
       await f.offer(SEED, 'page', 'html', null);
