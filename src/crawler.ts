@@ -584,7 +584,7 @@ class Crawler {
       await this.store.adopt(path, source.spooled.path);
       fileHash = bodyHash;
     } else {
-      fileHash = await this.store.write(path, bytes);
+      fileHash = await this.store.write(path, bytes, bytes === source.body ? bodyHash : undefined);
     }
     await this.state.update(record.id, { ...fetched, file_sha256: fileHash, local_path: path, own_path: path, title: document?.title ?? null });
     this.reporter.saved(source.finalUrl, path, source.spooled ? size : bytes.length, isPage, source.status);

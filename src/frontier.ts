@@ -58,8 +58,8 @@ export class Frontier {
   readonly uncountedSkips = new Map<SkipReason, number>();
   /** The first URL each trap reason stopped (at most TRAP_SAMPLES), for the report. */
   readonly trapSamples: { url: string; reason: string }[] = [];
-  /** screen's answers by kind and raw URL, while the scope's generation is screenGeneration. */
-  readonly #screens = new Map<string, Screened | { skipped: SkipReason }>();
+  /** screen's answers by kind, then raw URL, while the scope's generation is screenGeneration. */
+  readonly #screens: Record<ReferenceKind, Map<string, Screened | { skipped: SkipReason }>> = { page: new Map(), requisite: new Map() };
   #screenGeneration = 0;
 
   constructor(
@@ -248,15 +248,18 @@ export class Frontier {
 
   /** The URL normalised, and the scope's reason to skip it (the checks of offer before the state is asked); or why not. */
   private screen(rawUrl: string, kind: ReferenceKind): Screened | { skipped: SkipReason } {
-    if (this.#screenGeneration !== this.scope.generation || this.#screens.size >= SCREEN_MEMO_SIZE) {
-      this.#screens.clear();
+    const screens = this.#screens[kind];
+    if (this.#screenGeneration !== this.scope.generation) {
+      this.#screens.page.clear();
+      this.#screens.requisite.clear();
       this.#screenGeneration = this.scope.generation;
+    } else if (screens.size >= SCREEN_MEMO_SIZE) {
+      screens.clear();
     }
-    const key = `${kind} ${rawUrl}`;
-    let screened = this.#screens.get(key);
+    let screened = screens.get(rawUrl);
     if (screened === undefined) {
       screened = this.screenAnew(rawUrl, kind);
-      this.#screens.set(key, screened);
+      screens.set(rawUrl, screened);
     }
     if ('skipped' in screened) this.countSkip(screened.skipped);
     return screened;

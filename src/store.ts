@@ -125,11 +125,14 @@ export class MirrorStore {
     return target;
   }
 
-  /** Writes bytes under a mirror-relative path so that readers only ever see the old or the whole new file. Returns the sha256. */
-  async write(relativePath: string, bytes: Buffer | string): Promise<string> {
+  /**
+   * Writes bytes under a mirror-relative path so that readers only ever see the old or the whole new file. Returns
+   * the sha256: `knownHash` when the caller has hashed these very bytes already (a body written as it came).
+   */
+  async write(relativePath: string, bytes: Buffer | string, knownHash?: string): Promise<string> {
     const target = this.absolutePath(relativePath);
     await this.writeAtomic(target, bytes);
-    return sha256(bytes);
+    return knownHash ?? sha256(bytes);
   }
 
   /** Writes a run report under .sitemirror/reports/. */
