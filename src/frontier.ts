@@ -277,8 +277,7 @@ export class Frontier {
     return { url, scopeReason };
   }
 
-  private countSkip(reason: SkipReason): { skipped: SkipReason } {
+  private countSkip(reason: SkipReason): void {
     this.uncountedSkips.set(reason, (this.uncountedSkips.get(reason) ?? 0) + 1);
-    return { skipped: reason };
   }
 }
