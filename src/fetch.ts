@@ -115,6 +115,8 @@ interface HttpResponse {
   /** Lower-case names; a repeated header is an array of its values in order (node's own map keeps only the first of some). */
   headers: Record<string, string | string[]>;
   body: IncomingMessage;
+  /** An unencoded 2xx body, read from the moment its headers arrived (see EarlyBody). */
+  early?: EarlyBody;
 }
 
 export class HttpFetcher {
@@ -238,7 +240,9 @@ export class HttpFetcher {
         clearTimeout(timer);
         // From here the body reports failures; one the request alone sees still ends the body.
         request.on('error', (error) => response.destroy(error));
-        resolve({ statusCode: response.statusCode ?? 0, headers: headersOf(response.rawHeaders), body: response });
+        const statusCode = response.statusCode ?? 0;
+        const early = statusCode >= 200 && statusCode < 300 && statusCode !== 204 && response.headers['content-encoding'] === undefined ? new EarlyBody(response) : undefined;
+        resolve({ statusCode, headers: headersOf(response.rawHeaders), body: response, early });
       });
       request.once('error', (error) => {
         clearTimeout(timer);
@@ -306,6 +310,7 @@ export class HttpFetcher {
   #readPlain(response: HttpResponse, url: string, idle: NodeJS.Timeout, sink: BodySpool): Promise<{ body: Buffer; spooled?: SpooledBody }> {
     const { maxBytes } = this.#options;
     const body = response.body;
+    const early = response.early?.takeOver();
     return new Promise((resolve, reject) => {
       let settled = false;
       const settle = (error?: unknown): void => {
@@ -342,9 +347,39 @@ export class HttpFetcher {
       // 'close' before 'end' without an error: the connection went away mid-body.
       const prematureClose = (): Error => Object.assign(new Error(`${url}: the connection closed before the body ended`), { code: 'ERR_STREAM_PREMATURE_CLOSE' });
       const onClose = (): void => settle(prematureClose());
-      // Gone before it was read (a reset between the headers and this call): no event is left to come.
-      if (body.destroyed) return settle(body.errored ?? prematureClose());
-      body.on('data', onData).once('end', onEnd).once('error', settle).once('close', onClose);
+      const listen = (): void => {
+        if (early?.ended) return settle();
+        if (early?.failure !== undefined) return settle(early.failure);
+        if (early?.closedEarly) return settle(prematureClose());
+        // Gone before it was read (a reset between the headers and this call): no event is left to come.
+        if (body.destroyed) return settle(body.errored ?? prematureClose());
+        body.on('data', onData).once('end', onEnd).once('error', settle).once('close', onClose);
+        if (early !== undefined) body.resume();
+      };
+      // The chunks read before this call, one at a time as onData takes them (a spooled write waits for the last).
+      const feed = (chunks: Buffer[], from: number): void => {
+        for (let i = from; i < chunks.length; i++) {
+          const chunk = chunks[i]!;
+          idle.refresh();
+          if (sink.size + chunk.length > maxBytes) {
+            settle(tooLarge(url, maxBytes, 'is larger'));
+            body.destroy();
+            return;
+          }
+          const writing = sink.add(chunk);
+          if (writing === undefined) continue;
+          writing.then(
+            () => feed(chunks, i + 1),
+            (error: unknown) => {
+              settle(error);
+              body.destroy();
+            },
+          );
+          return;
+        }
+        listen();
+      };
+      feed(early?.chunks ?? [], 0);
     });
   }
 
@@ -611,6 +646,44 @@ function joinSignal(signal: AbortSignal, abort: FetchAbort): () => void {
 
 /** Listens for a stream's errors once whoever read it has settled (an 'error' without a listener would throw). */
 function ignoreLateError(): void {}
+
+/**
+ * A body read from the moment its headers were parsed, in the same turn, until the fetch that asked for it takes
+ * it over (a microtask or two later, with the response's status and type read). Its bytes are usually all in the
+ * socket's buffer already, so the response ends, and its connection goes to the next request, without waiting for
+ * that hop. Holds what one socket read delivered at most: the fetch takes over before the next read.
+ */
+class EarlyBody {
+  readonly chunks: Buffer[] = [];
+  ended = false;
+  failure: Error | undefined;
+  readonly #onData = (chunk: Buffer): void => {
+    this.chunks.push(chunk);
+  };
+  readonly #onEnd = (): void => {
+    this.ended = true;
+  };
+  readonly #onError = (error: Error): void => {
+    this.failure ??= error;
+  };
+  /** Closed before its end without an error: the connection went away mid-body. */
+  closedEarly = false;
+  readonly #onClose = (): void => {
+    this.closedEarly = !this.ended;
+  };
+
+  constructor(private readonly body: IncomingMessage) {
+    body.on('data', this.#onData).once('end', this.#onEnd).on('error', this.#onError).once('close', this.#onClose);
+  }
+
+  /** Stops reading ahead; the body stays paused until the taker resumes it. */
+  takeOver(): this {
+    this.body.off('data', this.#onData).off('end', this.#onEnd).off('close', this.#onClose);
+    // The error listener stays: an error after the end (a reset, say) must not crash with no one listening.
+    if (!this.ended) this.body.pause();
+    return this;
+  }
+}
 
 function tooLarge(url: string, maxBytes: number, what: string): SitemirrorError {
   return new SitemirrorError('TOO_LARGE', `${url} ${what} than the ${maxBytes}-byte limit`);
