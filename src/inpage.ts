@@ -6,6 +6,8 @@ export const TIMER_HORIZON_MS = 500;
 const TIMERS = `window[Symbol.for('sitemirror.timers')]`;
 /** setTimeout that the timer tracking does not count (our own waits are not the page's). */
 const OWN_SET_TIMEOUT = `(${TIMERS}?.setTimeout ?? setTimeout)`;
+/** How many fetch() and XMLHttpRequest sends the page has made (INSTRUMENT counts them). */
+const REQUESTS_STARTED = `(window[Symbol.for('sitemirror.requestsStarted')]?.() ?? 0)`;
 
 /**
  * Scrolls a viewport at a time (a bigger jump could skip an element an IntersectionObserver waits for) down to the
@@ -15,6 +17,7 @@ const OWN_SET_TIMEOUT = `(${TIMERS}?.setTimeout ?? setTimeout)`;
 export const SCROLL_THROUGH = (maxSteps: number) => `(async () => {
   const root = document.scrollingElement || document.documentElement;
   const frames = () => new Promise((done) => { requestAnimationFrame(() => requestAnimationFrame(done)); ${OWN_SET_TIMEOUT}(done, 1000); });
+  const requestsBefore = ${REQUESTS_STARTED};
   let steps = 0;
   while (steps < ${maxSteps} && root.scrollTop + innerHeight < root.scrollHeight - 1) {
     const before = root.scrollTop;
@@ -23,7 +26,7 @@ export const SCROLL_THROUGH = (maxSteps: number) => `(async () => {
     steps++;
     await frames();
   }
-  return { steps, height: root.scrollHeight };
+  return { steps, height: root.scrollHeight, requestsStarted: ${REQUESTS_STARTED} - requestsBefore };
 })()`;
 /**
  * Whether scrolling can load anything: lazy images or frames, an IntersectionObserver at work, or a scroll listener
@@ -44,6 +47,13 @@ export const INSTRUMENT = `(() => {
     if (type === 'scroll' || type === 'wheel') mark();
     return listen.call(this, type, ...rest);
   };
+  // The page's own requests, counted as it makes them: under load the browser reports them to the crawler late.
+  let requestsStarted = 0;
+  window[Symbol.for('sitemirror.requestsStarted')] = () => requestsStarted;
+  const nativeFetch = window.fetch;
+  window.fetch = function (...args) { requestsStarted++; return nativeFetch.apply(this, args); };
+  const nativeSend = XMLHttpRequest.prototype.send;
+  XMLHttpRequest.prototype.send = function (...args) { requestsStarted++; return nativeSend.apply(this, args); };
   const nativeSetTimeout = window.setTimeout;
   const nativeClearTimeout = window.clearTimeout;
   const pending = new Set();

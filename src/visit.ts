@@ -183,12 +183,14 @@ class Visit {
     for (let stepsLeft = this.limits.scrollSteps; stepsLeft > 0; ) {
       if (this.remaining() <= 1) return false;
       const changesBefore = this.network.changes;
-      const { steps, height } = await this.step(this.page.evaluate(SCROLL_THROUGH(stepsLeft)) as Promise<{ steps: number; height: number }>);
+      const { steps, height, requestsStarted } = await this.step(this.page.evaluate(SCROLL_THROUGH(stepsLeft)) as Promise<{ steps: number; height: number; requestsStarted: number }>);
       stepsLeft -= steps;
-      // The requests a scroll set off are reported a moment after the frames that set them off.
+      // The requests a scroll set off are reported a moment after the frames that set them off, and on a busy
+      // machine more than a moment: those the page's scripts made (counted in the page) are waited for from now.
       await this.step(delay(REQUEST_NOTICE_MS));
-      if (this.network.changes !== changesBefore || this.network.busy()) {
-        await this.step(this.network.waitForQuiet(SCROLL_QUIET_MS, Math.min(SCROLL_QUIET_MAX_MS, this.remaining())));
+      if (requestsStarted > 0 || this.network.changes !== changesBefore || this.network.busy()) {
+        const since = requestsStarted > 0 ? performance.now() : 0;
+        await this.step(this.network.waitForQuiet(SCROLL_QUIET_MS, Math.min(SCROLL_QUIET_MAX_MS, this.remaining()), since));
       }
       if (steps === 0 || (await this.step(this.page.evaluate(PAGE_HEIGHT) as Promise<number>)) <= height) break;
     }
