@@ -324,24 +324,26 @@ export class HttpFetcher {
         else if (sink.spooling) sink.finish().then(resolve, reject);
         else resolve({ body: sink.inMemory() });
       };
-      const onData = (chunk: Buffer): void => {
+      const failWrite = (error: unknown): void => {
+        settle(error);
+        body.destroy();
+      };
+      /** One chunk into the sink: false when it went over maxBytes (the body then settled), else what add returned. */
+      const take = (chunk: Buffer): Promise<void> | undefined | false => {
         idle.refresh();
         if (sink.size + chunk.length > maxBytes) {
           settle(tooLarge(url, maxBytes, 'is larger'));
           // Destroying the response closes the connection: nothing more is read.
           body.destroy();
-          return;
+          return false;
         }
-        const writing = sink.add(chunk);
-        if (writing === undefined) return;
+        return sink.add(chunk);
+      };
+      const onData = (chunk: Buffer): void => {
+        const writing = take(chunk);
+        if (!writing) return;
         body.pause();
-        writing.then(
-          () => body.resume(),
-          (error: unknown) => {
-            settle(error);
-            body.destroy();
-          },
-        );
+        writing.then(() => body.resume(), failWrite);
       };
       const onEnd = (): void => settle();
       // 'close' before 'end' without an error: the connection went away mid-body.
@@ -359,22 +361,10 @@ export class HttpFetcher {
       // The chunks read before this call, one at a time as onData takes them (a spooled write waits for the last).
       const feed = (chunks: Buffer[], from: number): void => {
         for (let i = from; i < chunks.length; i++) {
-          const chunk = chunks[i]!;
-          idle.refresh();
-          if (sink.size + chunk.length > maxBytes) {
-            settle(tooLarge(url, maxBytes, 'is larger'));
-            body.destroy();
-            return;
-          }
-          const writing = sink.add(chunk);
+          const writing = take(chunks[i]!);
+          if (writing === false) return;
           if (writing === undefined) continue;
-          writing.then(
-            () => feed(chunks, i + 1),
-            (error: unknown) => {
-              settle(error);
-              body.destroy();
-            },
-          );
+          writing.then(() => feed(chunks, i + 1), failWrite);
           return;
         }
         listen();
