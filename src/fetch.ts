@@ -647,6 +647,8 @@ class EarlyBody {
   readonly chunks: Buffer[] = [];
   ended = false;
   failure: Error | undefined;
+  /** Closed before its end without an error: the connection went away mid-body. */
+  closedEarly = false;
   readonly #onData = (chunk: Buffer): void => {
     this.chunks.push(chunk);
   };
@@ -656,8 +658,6 @@ class EarlyBody {
   readonly #onError = (error: Error): void => {
     this.failure ??= error;
   };
-  /** Closed before its end without an error: the connection went away mid-body. */
-  closedEarly = false;
   readonly #onClose = (): void => {
     this.closedEarly = !this.ended;
   };
