@@ -75,6 +75,13 @@ CREATE TABLE IF NOT EXISTS runs (
 );
 `;
 
+/**
+ * A link's assumed_path when it is its target's expected_path, which a URL keeps for good: most links assume it
+ * (a queued target, or a done one saved where expected), and a row without the path is a third of the bytes to
+ * store and bind. No real path is empty, so rows written before this meant what they say.
+ */
+const ASSUMED_EXPECTED_PATH = '';
+
 /** Rows per INSERT of links: pages have 20–60; a bigger one takes several (SQLite binds at most 32,766 values). */
 const LINKS_PER_STATEMENT = 64;
 
@@ -116,6 +123,12 @@ export class SqliteState implements CrawlState {
   private pageCount: number;
   /** Recently used records, so a known URL offered again costs no SELECT. */
   private readonly records = new RecordCache();
+  /**
+   * sha256 and own_path recorded with a claimed path but not yet in the row: the row's next UPDATE (the fetch's
+   * outcome, a few turns later) writes them with its own fields, one row rewrite a file instead of two. Reads see
+   * them at once; the batch's commit and every query that reads those columns write them first.
+   */
+  private readonly unwrittenClaims = new Map<number, { sha256: string; own_path: string }>();
 
   /** The room kept for commits (see RESERVE_BYTES), or undefined for a state that only reads. */
   private readonly reservePath: string | undefined;
@@ -150,13 +163,14 @@ export class SqliteState implements CrawlState {
       requeue: db.prepare(`UPDATE urls SET state = 'queued', skip_reason = NULL, depth = @depth, kind = @kind WHERE id = @id`),
       queuedBatch: db.prepare<[string, number], QueuedUrl>(`SELECT id, url, kind, depth FROM urls WHERE state = 'queued' AND kind = ? ORDER BY depth, id LIMIT ?`),
       claimPath: db.prepare('INSERT INTO paths (path_key, url_id) VALUES (?, ?) ON CONFLICT (path_key) DO NOTHING'),
+      writeClaim: db.prepare<[string, string, number]>('UPDATE urls SET sha256 = ?, own_path = ? WHERE id = ?'),
       pathOwner: db.prepare<[string], { url_id: number }>('SELECT url_id FROM paths WHERE path_key = ?'),
       transferPath: db.prepare('UPDATE paths SET url_id = ? WHERE path_key = ?'),
       clearLinks: db.prepare('DELETE FROM links WHERE from_id = ?'),
       unsettled: db.prepare<[], { from_id: number }>(
         // The path a link should hold now, as LinkSettler's linkablePath computes it for a settled record.
         `SELECT DISTINCT l.from_id FROM links l JOIN urls t ON t.id = l.to_id
-         WHERE l.assumed_path IS NOT (CASE WHEN t.state IN ('done', 'redirected') THEN t.local_path
+         WHERE (CASE l.assumed_path WHEN '' THEN t.expected_path ELSE l.assumed_path END) IS NOT (CASE WHEN t.state IN ('done', 'redirected') THEN t.local_path
                                            WHEN t.state = 'removed' THEN t.own_path END)`,
       ),
       countQueued: db.prepare<[], { n: number }>(`SELECT count(*) AS n FROM urls WHERE state = 'queued'`),
@@ -203,12 +217,21 @@ export class SqliteState implements CrawlState {
     if (!this.batchOpen) return;
     this.batchOpen = false;
     try {
+      this.writeClaims();
       this.commit();
     } catch (error) {
       this.batchFailure = error;
       this.records.clear();
+      this.unwrittenClaims.clear();
       if (this.db.inTransaction) this.db.exec('ROLLBACK');
     }
+  }
+
+  /** Writes the claims' sha256 and own_path that no UPDATE of their rows has carried yet (see unwrittenClaims). */
+  private writeClaims(): void {
+    if (this.unwrittenClaims.size === 0) return;
+    for (const [id, claim] of this.unwrittenClaims) this.statements.writeClaim.run(claim.sha256, claim.own_path, id);
+    this.unwrittenClaims.clear();
   }
 
   /** COMMIT, giving the reserved room back first when the disk is nearly full (one statfs per commit). */
@@ -272,14 +295,20 @@ export class SqliteState implements CrawlState {
     const cached = this.records.get(url);
     if (cached !== undefined) return cached;
     const row = this.statements.byUrl.get(url);
-    return row === undefined ? undefined : this.records.put(row);
+    return row === undefined ? undefined : this.records.put(this.withClaim(row));
   }
 
   private recordById(id: number): UrlRecord | undefined {
     const cached = this.records.getById(id);
     if (cached !== undefined) return cached;
     const row = this.statements.byId.get(id);
-    return row === undefined ? undefined : this.records.put(row);
+    return row === undefined ? undefined : this.records.put(this.withClaim(row));
+  }
+
+  /** A row as read from the table, with a claim its row does not hold yet. */
+  private withClaim(row: UrlRecord): UrlRecord {
+    const claim = this.unwrittenClaims.get(row.id);
+    return claim === undefined ? row : { ...row, ...claim };
   }
 
   async linkTargets(urls: string[]): Promise<Map<string, LinkTarget>> {
@@ -358,24 +387,40 @@ export class SqliteState implements CrawlState {
     this.lanes.page.invalidate();
   }
 
-  async update(id: number, fields: Partial<Omit<UrlRecord, 'id' | 'url'>>): Promise<void> {
-    const names = Object.keys(fields);
+  async update(id: number, changes: Partial<Omit<UrlRecord, 'id' | 'url'>>): Promise<void> {
+    let fields = changes;
+    const claim = this.unwrittenClaims.get(id);
+    if (claim !== undefined) {
+      this.unwrittenClaims.delete(id);
+      // The outcome names both itself (own_path null for an alias sharing a file): nothing of the claim to add.
+      if (!('sha256' in fields && 'own_path' in fields)) fields = { ...claim, ...fields };
+    }
+    const names = Object.keys(fields) as (keyof typeof fields)[];
     if (names.length === 0) return;
-    const sql = `UPDATE urls SET ${names.map((name) => `${name} = @${name}`).join(', ')} WHERE id = @id`;
     // Preparing is most of the cost of a small UPDATE; the crawl uses a dozen shapes of field lists over and over.
-    let statement = this.updateStatements.get(sql);
-    if (!statement) this.updateStatements.set(sql, (statement = this.db.prepare(sql)));
+    // Keyed by the names alone and bound by position: building the whole SQL text and binding by name cost more.
+    const shape = names.join();
+    let statement = this.updateStatements.get(shape);
+    if (!statement) this.updateStatements.set(shape, (statement = this.db.prepare(`UPDATE urls SET ${names.map((name) => `${name} = ?`).join(', ')} WHERE id = ?`)));
+    const values: unknown[] = [];
+    for (const name of names) values.push(fields[name]);
+    values.push(id);
     this.batch();
-    statement.run({ ...fields, id });
+    statement.run(values);
     this.records.patch(id, fields);
   }
 
   async claimPath(path: string, urlId: number, bodyHash: string | null): Promise<boolean> {
     const key = pathKey(path);
     this.batch();
-    this.statements.claimPath.run(key, urlId);
-    const claimed = this.statements.pathOwner.get(key)?.url_id === urlId;
-    if (claimed && bodyHash !== null) await this.update(urlId, { sha256: bodyHash, own_path: path });
+    // A new row is this URL's claim; only a path claimed before (by this URL in an earlier run, or another) needs its owner read.
+    const inserted = this.statements.claimPath.run(key, urlId).changes === 1;
+    const claimed = inserted || this.statements.pathOwner.get(key)?.url_id === urlId;
+    if (claimed && bodyHash !== null) {
+      const claim = { sha256: bodyHash, own_path: path };
+      this.unwrittenClaims.set(urlId, claim);
+      this.records.patch(urlId, claim);
+    }
     return claimed;
   }
 
@@ -393,7 +438,10 @@ export class SqliteState implements CrawlState {
     // A page's links in a few multi-row INSERTs, values bound: a third less time than one statement reading them
     // from JSON (json_each), half of one statement per link.
     const values: (number | string | null)[] = [];
-    for (const [toId, assumedPath] of links) values.push(fromId, toId, assumedPath);
+    for (const [toId, assumedPath] of links) {
+      const assumed = assumedPath !== null && assumedPath === this.records.getById(toId)?.expected_path ? ASSUMED_EXPECTED_PATH : assumedPath;
+      values.push(fromId, toId, assumed);
+    }
     this.db.transaction(() => {
       this.statements.clearLinks.run(fromId);
       for (let start = 0; start < values.length; start += 3 * LINKS_PER_STATEMENT) {
@@ -414,6 +462,7 @@ export class SqliteState implements CrawlState {
   }
 
   async unsettledDocuments(): Promise<number[]> {
+    this.writeClaims();
     return this.statements.unsettled.all().map((row) => row.from_id);
   }
 
@@ -484,6 +533,7 @@ export class SqliteState implements CrawlState {
   }
 
   async changes(): Promise<ChangeLists> {
+    this.writeClaims();
     type Row = { url: string; path: string | null };
     const rows = (where: string) =>
       this.db.prepare<[], Row>(`SELECT u.url, coalesce(u.own_path, u.local_path, p.own_path) AS path FROM urls u LEFT JOIN previous p ON p.id = u.id WHERE ${where} ORDER BY u.url`).all();
@@ -502,6 +552,7 @@ export class SqliteState implements CrawlState {
   async rollbackUpdate(): Promise<void> {
     if (this.db.inTransaction) this.db.exec('ROLLBACK');
     this.records.clear();
+    this.unwrittenClaims.clear();
   }
 
   async tally(): Promise<StateTally> {
@@ -518,6 +569,7 @@ export class SqliteState implements CrawlState {
   }
 
   async sharedFiles(): Promise<{ ownerId: number; aliasId: number }[]> {
+    this.writeClaims();
     return this.db
       .prepare<[], { ownerId: number; aliasId: number }>(
         `SELECT o.id AS ownerId, a.id AS aliasId FROM urls a JOIN urls o ON o.own_path = a.local_path AND o.id <> a.id
@@ -527,10 +579,12 @@ export class SqliteState implements CrawlState {
   }
 
   async redirectedRecords(): Promise<UrlRecord[]> {
+    this.writeClaims();
     return this.db.prepare<[], UrlRecord>(`SELECT * FROM urls WHERE state = 'redirected' ORDER BY id`).all();
   }
 
   async filesWritten(): Promise<UrlRecord[]> {
+    this.writeClaims();
     return this.db.prepare<[], UrlRecord>(`SELECT * FROM urls WHERE own_path IS NOT NULL AND file_sha256 IS NOT NULL ORDER BY own_path`).all();
   }
 
