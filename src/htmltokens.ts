@@ -54,8 +54,8 @@ export interface AttributeSpan {
 /** A start tag as written: names in lower case, attribute values decoded (the first of a repeated name wins). */
 export interface HtmlTag {
   name: string;
-  attribs: Record<string, string>;
-  spans: Map<string, AttributeSpan>;
+  attribs: Readonly<Record<string, string>>;
+  spans: ReadonlyMap<string, AttributeSpan>;
   /** [start, end) of the start tag, from '<' to after '>'. */
   start: number;
   end: number;
@@ -80,6 +80,9 @@ export interface HtmlTokens {
 
 /** Elements whose end is needed: their content is rewritten (style), read (title) or removed with them (script, noscript). */
 const CONTAINERS = new Set(['script', 'style', 'title', 'noscript']);
+/** What a tag without attributes holds, shared: about half of a page's tags have none, and each made a map and an object. */
+const NO_ATTRIBUTES: Readonly<Record<string, string>> = Object.freeze({});
+const NO_SPANS: ReadonlyMap<string, AttributeSpan> = new Map();
 const FOREIGN = new Set(['svg', 'math']);
 
 class TokenCollector implements TokenizerCallbacks {
@@ -89,6 +92,9 @@ class TokenCollector implements TokenizerCallbacks {
   doctypeEnd = -1;
   headEnd = -1;
   private tag: HtmlTag | null = null;
+  /** The current tag's attributes, made at its first one. */
+  private attribs: Record<string, string> | null = null;
+  private spans: Map<string, AttributeSpan> | null = null;
   private attributeName = '';
   private attributeNameStart = 0;
   private attributeNameEnd = 0;
@@ -103,13 +109,15 @@ class TokenCollector implements TokenizerCallbacks {
   onopentagname(start: number, endIndex: number): void {
     this.tag = {
       name: this.html.slice(start, endIndex).toLowerCase(),
-      attribs: {},
-      spans: new Map(),
+      attribs: NO_ATTRIBUTES,
+      spans: NO_SPANS,
       start: start - 1,
       end: endIndex,
       inNoscript: this.noscriptDepth > 0,
       inForeign: this.foreignDepth > 0,
     };
+    this.attribs = null;
+    this.spans = null;
   }
 
   onattribname(start: number, endIndex: number): void {
@@ -143,8 +151,12 @@ class TokenCollector implements TokenizerCallbacks {
     // For a quoted value the tokenizer reports the index just past the closing quote.
     const valueEnd = quote === QuoteType.NoValue || quote === QuoteType.Unquoted ? end : end - 1;
     const raw = this.valueParts.length === 1 ? this.valueParts[0]! : this.valueParts.join('');
-    tag.attribs[name] = raw.includes('&') ? decodeHTMLAttribute(raw) : raw;
-    tag.spans.set(name, { nameStart: this.attributeNameStart, valueStart, valueEnd, end, quote });
+    if (this.attribs === null || this.spans === null) {
+      tag.attribs = this.attribs = {};
+      tag.spans = this.spans = new Map();
+    }
+    this.attribs[name] = raw.includes('&') ? decodeHTMLAttribute(raw) : raw;
+    this.spans.set(name, { nameStart: this.attributeNameStart, valueStart, valueEnd, end, quote });
   }
 
   onopentagend(endIndex: number): void {

@@ -61,11 +61,13 @@ for (const row of LINK_ATTRIBUTES) {
   for (const tag of row.tags) ROWS_BY_TAG.set(tag, [...(ROWS_BY_TAG.get(tag) ?? []), row]);
 }
 const EVERY_TAG = ROWS_BY_TAG.get('*') ?? [];
+// Each element's rows with the every-element ones after them, made once: a page asks for them at every tag.
+for (const [tag, rows] of ROWS_BY_TAG) if (tag !== '*') ROWS_BY_TAG.set(tag, [...rows, ...EVERY_TAG]);
 
 /** The rows that apply to an element, in table order (which is the order its references are listed in). */
 export function linkAttributesOf(element: Element): readonly LinkAttribute[] {
   const rows = ROWS_BY_TAG.get(element.name.toLowerCase());
-  return rows === undefined ? EVERY_TAG : [...rows, ...EVERY_TAG];
+  return rows ?? EVERY_TAG;
 }
 
 export interface LinkMeaning {
