@@ -104,17 +104,16 @@ class LinkScanner {
   }
 
   private attribute(tag: HtmlTag, row: LinkAttribute, value: string): void {
-    const write = (text: string): TextEdit | null => attributeEdit(tag, row.attribute, text);
     switch (row.syntax) {
       case 'url': {
         const target = this.target(value, row, tag);
-        if (target !== null) this.rewrites.push((resolve) => write(rewrittenLink(target, resolve)));
+        if (target !== null) this.rewrites.push((resolve) => attributeEdit(tag, row.attribute, rewrittenLink(target, resolve)));
         return;
       }
       case 'refresh': {
         const span = refreshUrlSpan(value);
         const target = span === null ? null : this.target(value.slice(span.start, span.end), row, tag);
-        if (span !== null && target !== null) this.spliceLinks(value, [{ ...span, target }], write);
+        if (span !== null && target !== null) this.spliceLinks(value, [{ ...span, target }], attributeWriter(tag, row.attribute));
         return;
       }
       case 'srcset': {
@@ -123,14 +122,17 @@ class LinkScanner {
           const target = this.target(candidate.url, row, tag);
           return target === null ? [] : [{ start: candidate.start, end: candidate.end, target }];
         });
-        this.spliceLinks(value, slots, write);
+        if (slots.length > 0) this.spliceLinks(value, slots, attributeWriter(tag, row.attribute));
         return;
       }
       case 'declarations': {
         if (!value.includes('(')) return; // no url() without a parenthesis
         const declarations = parseStyleDeclarations(value, this.baseUrl);
         this.references.addAll(declarations.references);
-        if (declarations.references.length > 0) this.rewrites.push((resolve) => write(declarations.serialize(resolve)));
+        if (declarations.references.length > 0) {
+          const write = attributeWriter(tag, row.attribute);
+          this.rewrites.push((resolve) => write(declarations.serialize(resolve)));
+        }
         return;
       }
     }
@@ -158,6 +160,11 @@ class LinkScanner {
     this.references.addAll(sheet.references);
     if (sheet.references.length > 0) this.rewrites.push((resolve) => ({ start, end, text: sheet.serialize(resolve) }));
   }
+}
+
+/** Writes an attribute's new value: made for a link that has a target, not for every attribute read. */
+function attributeWriter(tag: HtmlTag, attribute: string): (text: string) => TextEdit | null {
+  return (text) => attributeEdit(tag, attribute, text);
 }
 
 /** The saved page resolves links from its own file, so <base href> goes; a target= (where links open) stays. */
