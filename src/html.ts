@@ -169,11 +169,13 @@ function attributeWriter(tag: HtmlTag, attribute: string): (text: string) => Tex
 
 /** The saved page resolves links from its own file, so <base href> goes; a target= (where links open) stays. */
 function removeBase(html: string, tags: readonly HtmlTag[]): TextEdit[] {
-  return tags.flatMap((tag) => {
-    if (tag.name !== 'base' || tag.inNoscript) return [];
-    if (tag.attribs.target === undefined) return [elementRemoval(tag)];
-    return [attributeRemoval(html, tag, 'href')].filter((edit) => edit !== null);
-  });
+  const edits: TextEdit[] = [];
+  for (const tag of tags) {
+    if (tag.name !== 'base' || tag.inNoscript) continue;
+    const edit = tag.attribs.target === undefined ? elementRemoval(tag) : attributeRemoval(html, tag, 'href');
+    if (edit !== null) edits.push(edit);
+  }
+  return edits;
 }
 
 /** Exactly one canonical: the first existing one made absolute (it names the origin, never a local file), else ours. */

@@ -84,6 +84,8 @@ const CONTAINERS = new Set(['script', 'style', 'title', 'noscript']);
 const NO_ATTRIBUTES: Readonly<Record<string, string>> = Object.freeze({});
 const NO_SPANS: ReadonlyMap<string, AttributeSpan> = new Map();
 const FOREIGN = new Set(['svg', 'math']);
+/** The first letters, in lower case, of the end tags onclosetag acts on (head, FOREIGN, CONTAINERS). */
+const CLOSE_TAG_INITIALS = new Set([0x68, 0x73, 0x6d, 0x74, 0x6e]);
 
 class TokenCollector implements TokenizerCallbacks {
   readonly tags: HtmlTag[] = [];
@@ -188,6 +190,8 @@ class TokenCollector implements TokenizerCallbacks {
   }
 
   onclosetag(start: number, endIndex: number): void {
+    // Most end tags (</a>, </p>, </div>, </li>) are none of those: no name string made for them.
+    if (!CLOSE_TAG_INITIALS.has(this.html.charCodeAt(start) | 0x20)) return;
     const name = this.html.slice(start, endIndex).toLowerCase();
     const closeEnd = this.html.indexOf('>', endIndex) + 1 || this.html.length;
     if (name === 'head' && this.headEnd === -1 && this.noscriptDepth === 0 && this.foreignDepth === 0) this.headEnd = start - 2;

@@ -62,8 +62,21 @@ function rootRelative(reference: string, base: string): string | undefined {
 /** A path the parser gives back as written: printable ASCII it does not escape, no backslash, no `%2e`. */
 const PLAIN_PATH = /^\/[A-Za-z0-9\-._~!$&'()*+,;=:@/%]*$/;
 const ENCODED_DOT = /%2e/i;
-/** `http(s)://` and a host the parser reads as written up to the path's '/': no whitespace, backslash, '?' or '#'. */
-const HTTP_AUTHORITY = /^https?:\/\/[^/\\\s?#]+(?=\/)/;
+/**
+ * Where the path starts after `http(s)://` and a host the parser reads as written up to the path's '/' (no
+ * whitespace, backslash, '?' or '#'; anything past ASCII is left to the parser), or -1. A loop, not a regex match:
+ * the match array it made for every link was a fiftieth of a crawl's garbage.
+ */
+function plainAuthorityEnd(url: string): number {
+  const start = url.startsWith('http://') ? 7 : url.startsWith('https://') ? 8 : -1;
+  if (start === -1) return -1;
+  for (let at = start; at < url.length; at++) {
+    const code = url.charCodeAt(at);
+    if (code === 0x2f) return at > start ? at : -1;
+    if (code <= 0x20 || code >= 0x7f || code === 0x5c || code === 0x3f || code === 0x23) return -1;
+  }
+  return -1;
+}
 
 /**
  * The path of a URL, as the parser gives it. An http(s) URL whose path the parser would keep as written (every URL
@@ -72,9 +85,8 @@ const HTTP_AUTHORITY = /^https?:\/\/[^/\\\s?#]+(?=\/)/;
  * gives that path: the crawl never holds one.)
  */
 export function pathnameOf(url: string): string {
-  const authority = HTTP_AUTHORITY.exec(url);
-  if (authority !== null) {
-    const start = authority[0].length;
+  const start = plainAuthorityEnd(url);
+  if (start !== -1) {
     const query = url.indexOf('?', start);
     const fragment = url.indexOf('#', start);
     const path = url.slice(start, Math.min(query === -1 ? url.length : query, fragment === -1 ? url.length : fragment));
