@@ -1,5 +1,16 @@
 // Bytes to text by WHATWG Encoding labels, shared by the HTML and CSS decoders. Pure.
-import iconv from 'iconv-lite';
+import { createRequire } from 'node:module';
+
+type Iconv = typeof import('iconv-lite');
+let iconvModule: Iconv | undefined;
+/**
+ * iconv-lite, loaded when first needed: windows-1252 and the encodings this Node's ICU lacks. Its tables cost ~7 ms
+ * of CPU to load, spent by every crawl of a UTF-8 site before.
+ */
+function iconv(): Iconv {
+  iconvModule ??= createRequire(import.meta.url)('iconv-lite') as Iconv;
+  return iconvModule;
+}
 
 /**
  * The WHATWG encoding name for a label ('latin1' and 'iso-8859-1' ⇒ 'windows-1252', 'gb2312' ⇒ 'gbk'), or null
@@ -12,7 +23,7 @@ export function encodingForLabel(label: string | undefined): string | null {
     return new TextDecoder(trimmed).encoding;
   } catch {
     // Node built without full ICU lacks the legacy CJK decoders; iconv-lite has them.
-    return iconv.encodingExists(trimmed) ? trimmed.toLowerCase() : null;
+    return iconv().encodingExists(trimmed) ? trimmed.toLowerCase() : null;
   }
 }
 
@@ -26,7 +37,7 @@ export function decodeBytes(body: Uint8Array, encoding: string): string {
       // not in this Node's ICU: iconv-lite below
     }
   }
-  return iconv.decode(Buffer.from(body.buffer, body.byteOffset, body.byteLength), encoding);
+  return iconv().decode(Buffer.from(body.buffer, body.byteOffset, body.byteLength), encoding);
 }
 
 /** The encoding a byte order mark at the start of body names (UTF-8, UTF-16BE or UTF-16LE), or null. */

@@ -1,7 +1,8 @@
 // One linear pass over HTML text with htmlparser2's tokenizer (cheerio's own parser), keeping where every start tag
 // and attribute value sits in the text, so links can be rewritten by splicing the original text: the rest of the
 // page stays byte for byte as served, and no tree is built or serialized. Pure.
-import { decodeHTML, decodeHTMLAttribute } from 'entities';
+// entities/decode, which htmlparser2's tokenizer loads anyway; the package's index adds the encoders' tables.
+import { decodeHTML, decodeHTMLAttribute } from 'entities/decode';
 import type { QuoteType as QuoteKind, Tokenizer as HtmlTokenizer, TokenizerCallbacks } from 'htmlparser2';
 
 // htmlparser2's index also loads its tree builder and DomUtils, about 25 ms of a crawl's start-up spent before the

@@ -1,6 +1,6 @@
 // What a response really is: the Content-Type, unless the first bytes clearly say otherwise
 // (a small, conservative subset of the WHATWG MIME Sniffing standard). Pure: no I/O.
-import mime from 'mime-types';
+import { mimeTypes } from './mimetypes.js';
 import { pathnameOf } from './url.js';
 
 /** A byte pattern at the start of the body; null matches any byte. */
@@ -93,6 +93,6 @@ function headText(head: Buffer): string {
 function typeFromExtension(url: string): string {
   const pathname = pathnameOf(url);
   if (pathname === '' || pathname.endsWith('/')) return '';
-  const type = mime.lookup(pathname);
+  const type = mimeTypes().lookup(pathname);
   return type ? type.toLowerCase() : '';
 }

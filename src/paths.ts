@@ -6,7 +6,7 @@
 // that place in a parsed URL (the WHATWG parser always encodes it, or reads it as a separator), so decoding
 // cannot merge two URLs: `%C3%A7` ⇒ `ç` and `%20` ⇒ ` `, but `%27` stays `%2527` because `'` is a different URL.
 import { createHash } from 'node:crypto';
-import mime from 'mime-types';
+import { mimeTypes } from './mimetypes.js';
 import type { ExpectedType } from './types.js';
 
 /** NAME_MAX of ext4, APFS and NTFS (NTFS counts UTF-16 units, which never exceed UTF-8 bytes). */
@@ -151,7 +151,7 @@ function withExtension(name: string, type: string): string {
   if (HTML_TYPES.has(type)) return /\.html?$/i.test(name) ? name : `${name}.html`;
   if (type === 'text/css') return /\.css$/i.test(name) ? name : `${name}.css`;
   if (UNKNOWN_TYPES.has(type) || EXTENSION.test(name)) return name;
-  const ext = mime.extension(type);
+  const ext = mimeTypes().extension(type);
   return ext ? `${name}.${ext}` : name;
 }
 
