@@ -81,7 +81,7 @@ export interface HtmlTokens {
 
 /** Elements whose end is needed: their content is rewritten (style), read (title) or removed with them (script, noscript). */
 const CONTAINERS = new Set(['script', 'style', 'title', 'noscript']);
-/** What a tag without attributes holds, shared: about half of a page's tags have none, and each made a map and an object. */
+/** What a tag without attributes holds, shared: about two thirds of a page's tags have none, and each made a map and an object. */
 const NO_ATTRIBUTES: Readonly<Record<string, string>> = Object.freeze({});
 const NO_SPANS: ReadonlyMap<string, AttributeSpan> = new Map();
 const FOREIGN = new Set(['svg', 'math']);
@@ -101,7 +101,7 @@ class TokenCollector implements TokenizerCallbacks {
   private attributeName = '';
   private attributeNameStart = 0;
   private attributeNameEnd = 0;
-  /** The value as reported so far: one part, nearly always (an array per attribute was a tenth of a crawl's garbage). */
+  /** The value as reported so far: one part, nearly always (an array per attribute was 2% of a crawl's garbage). */
   private value = '';
   private readonly open: HtmlTag[] = [];
   private noscriptDepth = 0;
