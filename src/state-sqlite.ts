@@ -170,7 +170,7 @@ export class SqliteState implements CrawlState {
       unsettled: db.prepare<[], { from_id: number }>(
         // The path a link should hold now, as LinkSettler's linkablePath computes it for a settled record.
         `SELECT DISTINCT l.from_id FROM links l JOIN urls t ON t.id = l.to_id
-         WHERE (CASE l.assumed_path WHEN '' THEN t.expected_path ELSE l.assumed_path END) IS NOT (CASE WHEN t.state IN ('done', 'redirected') THEN t.local_path
+         WHERE (CASE l.assumed_path WHEN '${ASSUMED_EXPECTED_PATH}' THEN t.expected_path ELSE l.assumed_path END) IS NOT (CASE WHEN t.state IN ('done', 'redirected') THEN t.local_path
                                            WHEN t.state = 'removed' THEN t.own_path END)`,
       ),
       countQueued: db.prepare<[], { n: number }>(`SELECT count(*) AS n FROM urls WHERE state = 'queued'`),
