@@ -1,4 +1,5 @@
 // One seam over the two kinds of document whose links are rewritten: HTML pages and stylesheets. Pure.
+import { isAscii } from 'node:buffer';
 import { decodeStylesheet, parseStylesheet } from './css.js';
 import { decodeHtml, htmlWithoutScripts, parseHtml, runsScripts } from './html.js';
 import type { LinkResolver, Reference } from './types.js';
@@ -50,19 +51,17 @@ export async function openDocument(input: DocumentInput, options: DocumentOption
   if (isHtmlType(input.mediaType)) {
     const { text } = await decodeHtml(input.body, input.charset);
     const page = parseHtml(text, input.url);
+    // Most pages are ASCII (non-ASCII written as entities): their rewrite is copied from the bytes as served.
+    const ascii = text.length === input.body.length && isAscii(input.body);
     const headerNofollow = /\b(nofollow|none)\b/i.test(input.robotsHeader ?? '');
     return {
       references: page.references,
       nofollow: page.nofollow || headerNofollow,
       title: page.title || null,
-      render: (resolve) =>
-        Buffer.from(
-          page.serialize(resolve, {
-            canonicalUrl: options.canonical ? withoutFragment(input.url) : null,
-            dropScripts: options.dropScripts,
-          }),
-          'utf8',
-        ),
+      render: (resolve) => {
+        const serializeOptions = { canonicalUrl: options.canonical ? withoutFragment(input.url) : null, dropScripts: options.dropScripts };
+        return ascii ? page.serializeAscii(input.body, resolve, serializeOptions) : Buffer.from(page.serialize(resolve, serializeOptions), 'utf8');
+      },
     };
   }
   if (input.mediaType === 'text/css') {

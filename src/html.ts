@@ -6,6 +6,7 @@ import { bomEncoding, decodeBytes, encodingForLabel } from './charset.js';
 import { parseStyleDeclarations, parseStylesheet } from './css.js';
 import {
   applyEdits,
+  applyEditsToAscii,
   attributeEdit,
   attributeRemoval,
   elementRemoval,
@@ -30,7 +31,14 @@ export interface ParsedDocument {
   nofollow: boolean;
   title: string;
   /** Rewrites every URL-bearing attribute through resolve (even those not returned as references, e.g. a form action or a <link rel=whatever>: resolver null ⇒ absolute URL), removes <base> (keeping a target= if it had one, without href), makes exactly one <link rel="canonical">, and writes <meta charset="utf-8"> first in <head> (removing other charset declarations). */
-  serialize(resolve: LinkResolver, options: { canonicalUrl: string | null; dropScripts?: boolean }): string;
+  serialize(resolve: LinkResolver, options: SerializeOptions): string;
+  /** serialize, as bytes, for a page whose bytes are all ASCII (so its text is those bytes, one for one): copied from them. */
+  serializeAscii(bytes: Buffer, resolve: LinkResolver, options: SerializeOptions): Buffer;
+}
+
+export interface SerializeOptions {
+  canonicalUrl: string | null;
+  dropScripts?: boolean;
 }
 
 type Rewrite = (resolve: LinkResolver) => TextEdit | null;
@@ -45,18 +53,21 @@ export function parseHtml(html: string, pageUrl: string): ParsedDocument {
     references: scanner.references.toArray(),
     nofollow: scanner.nofollow,
     title: scanner.title ?? '',
-    serialize(resolve, { canonicalUrl, dropScripts = false }) {
-      const edits: TextEdit[] = [];
-      for (const rewrite of scanner.rewrites) {
-        const edit = rewrite(resolve);
-        if (edit !== null) edits.push(edit);
-      }
-      edits.push(...declareUtf8(tokens), ...removeBase(html, tokens.tags));
-      edits.push(...settleCanonical(tokens, scanner.canonicals, baseUrl, canonicalUrl));
-      if (dropScripts) edits.push(...scriptRemovals(html, tokens.tags));
-      return applyEdits(html, edits);
-    },
+    serialize: (resolve, options) => applyEdits(html, edits(resolve, options)),
+    serializeAscii: (bytes, resolve, options) => applyEditsToAscii(bytes, edits(resolve, options)),
   };
+
+  function edits(resolve: LinkResolver, { canonicalUrl, dropScripts = false }: SerializeOptions): TextEdit[] {
+    const edits: TextEdit[] = [];
+    for (const rewrite of scanner.rewrites) {
+      const edit = rewrite(resolve);
+      if (edit !== null) edits.push(edit);
+    }
+    edits.push(...declareUtf8(tokens), ...removeBase(html, tokens.tags));
+    edits.push(...settleCanonical(tokens, scanner.canonicals, baseUrl, canonicalUrl));
+    if (dropScripts) edits.push(...scriptRemovals(html, tokens.tags));
+    return edits;
+  }
 }
 
 /** The first <base href> (HTML: only the first counts) when it resolves to http(s); otherwise the page URL. */

@@ -265,18 +265,49 @@ export interface TextEdit {
  */
 export function applyEdits(html: string, edits: readonly TextEdit[]): string {
   if (edits.length === 0) return html;
-  const ordered = edits
-    .map((edit, order) => ({ edit, order }))
-    .sort((a, b) => a.edit.start - b.edit.start || insertionFirst(a.edit, b.edit) || b.edit.end - a.edit.end || a.order - b.order);
   const parts: string[] = [];
   let cursor = 0;
-  for (const { edit } of ordered) {
-    if (edit.start < cursor) continue;
+  for (const edit of editsInOrder(edits)) {
     parts.push(html.slice(cursor, edit.start), edit.text);
     cursor = edit.end;
   }
   parts.push(html.slice(cursor));
   return parts.join('');
+}
+
+/**
+ * applyEdits on the bytes of an all-ASCII text, where every character is one byte: the output is copied from the
+ * bytes as served and the edits' UTF-8, without building the rewritten page as a string and encoding it again.
+ */
+export function applyEditsToAscii(bytes: Buffer, edits: readonly TextEdit[]): Buffer {
+  const kept = editsInOrder(edits);
+  let length = bytes.length;
+  for (const edit of kept) length += Buffer.byteLength(edit.text) - (edit.end - edit.start);
+  const output = Buffer.allocUnsafe(length);
+  let cursor = 0;
+  let at = 0;
+  for (const edit of kept) {
+    at += bytes.copy(output, at, cursor, edit.start);
+    at += output.write(edit.text, at);
+    cursor = edit.end;
+  }
+  bytes.copy(output, at, cursor);
+  return output;
+}
+
+/** The edits applyEdits applies, in the order it applies them (see there). */
+function editsInOrder(edits: readonly TextEdit[]): TextEdit[] {
+  const ordered = edits
+    .map((edit, order) => ({ edit, order }))
+    .sort((a, b) => a.edit.start - b.edit.start || insertionFirst(a.edit, b.edit) || b.edit.end - a.edit.end || a.order - b.order);
+  const kept: TextEdit[] = [];
+  let cursor = 0;
+  for (const { edit } of ordered) {
+    if (edit.start < cursor) continue;
+    kept.push(edit);
+    cursor = edit.end;
+  }
+  return kept;
 }
 
 function insertionFirst(a: TextEdit, b: TextEdit): number {

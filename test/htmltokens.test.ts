@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { Parser } from 'htmlparser2';
-import { applyEdits, attributeEdit, attributeRemoval, elementRemoval, IndexOfTokenizer, StockTokenizer, tokenizeHtml } from '../src/htmltokens.ts';
+import { applyEdits, applyEditsToAscii, attributeEdit, attributeRemoval, elementRemoval, IndexOfTokenizer, StockTokenizer, tokenizeHtml } from '../src/htmltokens.ts';
 
 const tagsOf = (html: string) => tokenizeHtml(html).tags;
 
@@ -68,6 +68,18 @@ describe('htmltokens: applyEdits', () => {
       { start: link, end: link + 1, text: '"y"' },
     ]);
     assert.equal(out, '<head><meta charset="utf-8"><link rel="canonical" href="http://h/"></head>');
+  });
+
+  it('writes the same bytes from an ASCII page\'s bytes as from its text, whatever the edits hold', () => {
+    const edit = (length: number) =>
+      fc.record({ start: fc.nat(length), span: fc.nat(12), text: fc.string({ unit: 'binary', maxLength: 8 }) }).map(({ start, span, text }) => ({ start, end: Math.min(length, start + span), text }));
+    const page = fc.string({ unit: fc.integer({ min: 0, max: 0x7f }).map((code) => String.fromCharCode(code)), maxLength: 60 });
+    fc.assert(
+      fc.property(page.chain((html) => fc.tuple(fc.constant(html), fc.array(edit(html.length), { maxLength: 6 }))), ([html, edits]) => {
+        assert.deepEqual(applyEditsToAscii(Buffer.from(html, 'latin1'), edits), Buffer.from(applyEdits(html, edits), 'utf8'));
+      }),
+      { numRuns: 500 },
+    );
   });
 });
 
