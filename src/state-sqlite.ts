@@ -130,6 +130,12 @@ export class SqliteState implements CrawlState {
    */
   private readonly unwrittenClaims = new Map<number, { sha256: string; own_path: string }>();
 
+  /**
+   * A page's link rows replaced by these (from, to, assumed path) triples, all or nothing: made once, since
+   * better-sqlite3 builds four wrappers and their properties for every transaction function it makes.
+   */
+  private readonly replaceLinks: (fromId: number, values: (number | string | null)[]) => void;
+
   /** The room kept for commits (see RESERVE_BYTES), or undefined for a state that only reads. */
   private readonly reservePath: string | undefined;
 
@@ -192,6 +198,19 @@ export class SqliteState implements CrawlState {
       startRun: db.prepare(`INSERT INTO runs (command, started_at) VALUES (?, ?)`),
       finishRun: db.prepare(`UPDATE runs SET finished_at = ?, summary = ? WHERE id = ?`),
     };
+    this.replaceLinks = db.transaction((fromId: number, values: (number | string | null)[]) => {
+      this.statements.clearLinks.run(fromId);
+      const perStatement = 3 * LINKS_PER_STATEMENT;
+      // Most pages fit one INSERT: their values as they are, without a copy.
+      if (values.length <= perStatement) {
+        if (values.length > 0) this.linkInsert(values.length / 3).run(values);
+        return;
+      }
+      for (let start = 0; start < values.length; start += perStatement) {
+        const chunk = values.slice(start, start + perStatement);
+        this.linkInsert(chunk.length / 3).run(chunk);
+      }
+    });
     this.pageCount = this.statements.countPagesQueuedOrDone.get()?.n ?? 0;
     const load = (kind: ReferenceKind, limit: number) => this.statements.queuedBatch.all(kind, limit);
     this.lanes = { requisite: new Lane('requisite', load), page: new Lane('page', load) };
@@ -444,19 +463,7 @@ export class SqliteState implements CrawlState {
       values[at++] = toId;
       values[at++] = assumedPath !== null && assumedPath === this.records.getById(toId)?.expected_path ? ASSUMED_EXPECTED_PATH : assumedPath;
     }
-    const perStatement = 3 * LINKS_PER_STATEMENT;
-    this.db.transaction(() => {
-      this.statements.clearLinks.run(fromId);
-      // Most pages fit one INSERT: their values as they are, without a copy.
-      if (values.length <= perStatement) {
-        if (values.length > 0) this.linkInsert(links.size).run(values);
-        return;
-      }
-      for (let start = 0; start < values.length; start += perStatement) {
-        const chunk = values.slice(start, start + perStatement);
-        this.linkInsert(chunk.length / 3).run(chunk);
-      }
-    })();
+    this.replaceLinks(fromId, values);
   }
 
   private linkInsert(count: number): Database.Statement {
