@@ -135,11 +135,24 @@ export function relativeHref(fromFile: string, toFile: string): string {
   return (slash === -1 ? down : down.slice(0, slash)).includes(':') || down.startsWith('/') ? `./${down}` : down;
 }
 
+/** Folder names by host and port: a crawl asks for the same few over and over (twice for every URL it meets). */
+const hostFolders = new Map<string, string>();
+const HOST_FOLDERS_KEPT = 1024;
+
 function hostFolder(url: URL): string {
-  let host = encodeUnsafe(url.hostname, UNSAFE_IN_SEGMENT);
+  let folder = hostFolders.get(url.host);
+  if (folder === undefined) {
+    if (hostFolders.size >= HOST_FOLDERS_KEPT) hostFolders.clear();
+    hostFolders.set(url.host, (folder = hostFolderName(url.hostname, url.port)));
+  }
+  return folder;
+}
+
+function hostFolderName(hostname: string, port: string): string {
+  let host = encodeUnsafe(hostname, UNSAFE_IN_SEGMENT);
   // A host such as `a_8080` must not read as host `a` on port 8080; `.x` must not shadow `.sitemirror`.
   host = host.replace(/_(\d+)$/, '%5F$1').replace(/^\./, '%2E');
-  return fitName(guardName(host) + (url.port === '' ? '' : `_${url.port}`));
+  return fitName(guardName(host) + (port === '' ? '' : `_${port}`));
 }
 
 function segmentName(segment: string): string {

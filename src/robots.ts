@@ -4,7 +4,7 @@ import { createRequire } from 'node:module';
 import type robotsParserModule from 'robots-parser';
 import type { PageSource } from './types.js';
 import { HttpStatusError, SitemirrorError, messageOf } from './errors.js';
-import { resolveUrl } from './url.js';
+import { httpOriginOf, resolveUrl } from './url.js';
 
 /** Fetches a URL, following redirects; throws HttpStatusError for a status ≥ 400 and SitemirrorError otherwise. */
 export type GetUrl = (url: string) => Promise<PageSource>;
@@ -74,7 +74,7 @@ export class RobotsCache {
    * concurrent callers share the one fetch. Never rejects for a fetch failure (that becomes a policy);
    * rejects with BAD_URL for a URL that is not http(s). */
   policyFor(url: string): Promise<RobotsPolicy> {
-    const origin = httpOrigin(url);
+    const origin = httpOriginOf(url);
     if (origin === undefined) {
       return Promise.reject(new SitemirrorError('BAD_URL', `no robots.txt applies to ${url}: not an http(s) URL`));
     }
@@ -214,21 +214,11 @@ function omittedRulesMessage(host: string, totalBytes: number, keptBytes: number
 
 function blanketPolicy(origin: string, allow: boolean, source: RobotsPolicy['source']): RobotsPolicy {
   return {
-    isAllowed: (url) => allow && httpOrigin(url) === origin,
+    isAllowed: (url) => allow && httpOriginOf(url) === origin,
     crawlDelayMs: undefined,
     sitemaps: [],
     source,
   };
-}
-
-/** scheme://host[:port] of an http(s) URL, undefined for anything else. */
-function httpOrigin(url: string): string | undefined {
-  try {
-    const parsed = new URL(url);
-    return parsed.protocol === 'http:' || parsed.protocol === 'https:' ? parsed.origin : undefined;
-  } catch {
-    return undefined;
-  }
 }
 
 function hostOf(origin: string): string {

@@ -1,6 +1,7 @@
 // Crawler traps: URL shapes that make endless pages out of a finite site — an infinite calendar (?month=N+1),
 // relative links that add a folder on every hop (a/a/a/…, X-02), one page under endless query spellings. Pure: the
 // frontier asks about each new URL and says what it has already seen of the URL's path.
+import { pathnameOf } from './url.js';
 
 export interface TrapLimits {
   /** Path segments a URL may have; a deeper URL is a trap (links that go one folder deeper on every hop). @default 32 */
@@ -38,8 +39,8 @@ export interface PathHistory {
  * - `http://h/cal?month=101` when 100 URLs of `http://h/cal?` are known ⇒ query-variants
  */
 export function detectTrap(url: string, limits: TrapLimits, history: PathHistory, isPage: boolean): Trap | null {
-  const parsed = new URL(url);
-  const segments = parsed.pathname.split('/').slice(1);
+  // Read off the string for the URLs a crawl holds (see pathnameOf); parsed only for a page with a query.
+  const segments = pathnameOf(url).split('/').slice(1);
   // A trailing slash names the folder itself, not one more segment.
   if (segments.length > 0 && segments[segments.length - 1] === '') segments.pop();
   if (segments.length > limits.maxPathSegments) {
@@ -55,7 +56,8 @@ export function detectTrap(url: string, limits: TrapLimits, history: PathHistory
       reason: `the segment "${repeated.segment}" occurs ${repeated.count} times in the path, more than ${limits.maxSegmentRepeats} (--max-segment-repeats): relative links that repeat a folder`,
     };
   }
-  if (isPage && parsed.search !== '' && Number.isFinite(limits.maxQueryVariants)) {
+  const parsed = isPage && url.includes('?') && Number.isFinite(limits.maxQueryVariants) ? new URL(url) : undefined;
+  if (parsed !== undefined && parsed.search !== '') {
     const path = `${parsed.origin}${parsed.pathname}`;
     const known = history.queryVariants(`${path}?`, limits.maxQueryVariants);
     if (known >= limits.maxQueryVariants) {
@@ -68,13 +70,13 @@ export function detectTrap(url: string, limits: TrapLimits, history: PathHistory
   return null;
 }
 
+/** The segment that first reaches the highest count, and that count: a pair loop over at most --max-path-segments (32). */
 function mostRepeated(segments: string[]): { segment: string; count: number } | undefined {
-  const counts = new Map<string, number>();
   let best: { segment: string; count: number } | undefined;
-  for (const segment of segments) {
-    const count = (counts.get(segment) ?? 0) + 1;
-    counts.set(segment, count);
-    if (!best || count > best.count) best = { segment, count };
+  for (let i = 0; i < segments.length; i++) {
+    let count = 1;
+    for (let j = 0; j < i; j++) if (segments[j] === segments[i]) count++;
+    if (!best || count > best.count) best = { segment: segments[i]!, count };
   }
   return best;
 }

@@ -194,6 +194,30 @@ export function isHttpUrl(input: string): boolean {
 }
 
 /** host[:port] as the URL has it (default ports omitted), lower case. */
+/** A host the parser keeps as written: lower-case labels, the last not numeric, or a dotted quad without leading zeros; and a port that is not the scheme's own. */
+const PLAIN_HOST = /^(?:(?:[a-z0-9-]+\.)*[a-z][a-z0-9-]*|(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d))(?::[1-9]\d{0,4})?$/;
+
+/**
+ * `scheme://host[:port]` of an http(s) URL as the parser gives it (URL.origin), or undefined for another scheme or
+ * an unparsable URL. The URLs a crawl holds are read off the string; anything else is parsed.
+ */
+export function httpOriginOf(url: string): string | undefined {
+  const end = plainAuthorityEnd(url);
+  if (end !== -1) {
+    const start = url.charCodeAt(4) === 0x3a ? 7 : 8;
+    const authority = url.slice(start, end);
+    const colon = authority.indexOf(':');
+    const port = colon === -1 ? '' : authority.slice(colon + 1);
+    if (PLAIN_HOST.test(authority) && port !== (start === 7 ? '80' : '443') && Number(port) <= 65535) return url.slice(0, end);
+  }
+  try {
+    const parsed = new URL(url);
+    return parsed.protocol === 'http:' || parsed.protocol === 'https:' ? parsed.origin : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 export function hostKey(input: string): string {
   return new URL(input).host;
 }

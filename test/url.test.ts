@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { fragmentOf, normalizeUrl, pathnameOf, resolveUrl } from '../src/url.ts';
+import { fragmentOf, httpOriginOf, normalizeUrl, pathnameOf, resolveUrl } from '../src/url.ts';
 
 describe('normalizeUrl', () => {
   const cases: [string, string, string][] = [
@@ -82,5 +82,32 @@ describe('pathnameOf against the WHATWG parser', () => {
       }),
       { numRuns: 5000 },
     );
+  });
+});
+
+describe('httpOriginOf against the WHATWG parser', () => {
+  it('gives the parsed origin of any http(s) URL that parses, and undefined for the rest', () => {
+    const scheme = fc.constantFrom('http://', 'https://', 'HTTP://', 'ftp://', 'http:/', '');
+    const label = fc.constantFrom('h', 'H', 'www', 'xn--bcher-kva', 'bücher', '0', '00', '1', '127', '255', '256', '0x7f', '08', 'a-', '-a', '', 'a_b', '%41');
+    const host = fc.array(label, { minLength: 1, maxLength: 4 }).map((labels) => labels.join('.'));
+    const port = fc.constantFrom('', ':', ':80', ':443', ':8080', ':080', ':0', ':65535', ':65536', ':99999', ':1a');
+    const user = fc.constantFrom('', 'u@', 'u:p@');
+    const rest = fc.constantFrom('/', '/a/b.html', '?q=1', '/?q', '#f', '', '\\x', '/%2e/');
+    const byParser = (url: string): string | undefined => {
+      try {
+        const parsed = new URL(url);
+        return parsed.protocol === 'http:' || parsed.protocol === 'https:' ? parsed.origin : undefined;
+      } catch {
+        return undefined;
+      }
+    };
+    const urls = fc.tuple(scheme, user, fc.oneof(host, fc.constantFrom('[::1]', '[::FFFF:7f00:1]')), port, rest).map((parts) => parts.join(''));
+    fc.assert(
+      fc.property(urls, (url) => {
+        assert.equal(httpOriginOf(url), byParser(url), url);
+      }),
+      { numRuns: 5000 },
+    );
+    assert.equal(httpOriginOf('http://127.0.0.1:8901/a'), 'http://127.0.0.1:8901');
   });
 });
