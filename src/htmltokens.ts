@@ -277,9 +277,11 @@ export function applyEdits(html: string, edits: readonly TextEdit[]): string {
 
 /**
  * applyEdits on the bytes of an all-ASCII text, where every character is one byte: the output is copied from the
- * bytes as served and the edits' UTF-8, without building the rewritten page as a string and encoding it again.
+ * bytes as served and the edits' UTF-8, without building the rewritten page as a string and encoding it again
+ * (the bytes themselves when there is nothing to edit).
  */
 export function applyEditsToAscii(bytes: Buffer, edits: readonly TextEdit[]): Buffer {
+  if (edits.length === 0) return bytes;
   const kept = editsInOrder(edits);
   let length = bytes.length;
   for (const edit of kept) length += Buffer.byteLength(edit.text) - (edit.end - edit.start);
@@ -297,12 +299,11 @@ export function applyEditsToAscii(bytes: Buffer, edits: readonly TextEdit[]): Bu
 
 /** The edits applyEdits applies, in the order it applies them (see there). */
 function editsInOrder(edits: readonly TextEdit[]): TextEdit[] {
-  const ordered = edits
-    .map((edit, order) => ({ edit, order }))
-    .sort((a, b) => a.edit.start - b.edit.start || insertionFirst(a.edit, b.edit) || b.edit.end - a.edit.end || a.order - b.order);
+  // Array.prototype.sort is stable: edits that compare equal keep the order given.
+  const ordered = edits.slice().sort((a, b) => a.start - b.start || insertionFirst(a, b) || b.end - a.end);
   const kept: TextEdit[] = [];
   let cursor = 0;
-  for (const { edit } of ordered) {
+  for (const edit of ordered) {
     if (edit.start < cursor) continue;
     kept.push(edit);
     cursor = edit.end;

@@ -25,16 +25,23 @@ export class LinkSettler {
    * only if one of those is known.
    */
   async render(fromId: number, fromPath: string, references: readonly { url: string }[], render: (resolve: LinkResolver) => Buffer): Promise<Buffer> {
-    const targets = await this.state.linkTargets([...new Set(references.map((reference) => this.normalized(reference.url)).filter((url) => url !== null))]);
-    const looked = new Set<string>(targets.keys());
+    // Each URL normalised once, though the references, the rewrites and a second render all ask for it.
+    const normalizedUrls = new Map<string, string | null>();
+    const normalized = (absoluteUrl: string): string | null => {
+      let url = normalizedUrls.get(absoluteUrl);
+      if (url === undefined) normalizedUrls.set(absoluteUrl, (url = this.normalized(absoluteUrl)));
+      return url;
+    };
+    const looked = new Set<string>();
     for (const reference of references) {
-      const url = this.normalized(reference.url);
+      const url = normalized(reference.url);
       if (url !== null) looked.add(url);
     }
+    const targets = await this.state.linkTargets([...looked]);
     const links = new Map<number, string | null>();
     const unseen = new Set<string>();
     const resolve: LinkResolver = (absoluteUrl) => {
-      const url = this.normalized(absoluteUrl);
+      const url = normalized(absoluteUrl);
       if (url === null) return null;
       const target = targets.get(url);
       if (!target) {
