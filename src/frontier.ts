@@ -155,12 +155,15 @@ export class Frontier {
    */
   async offerAll(references: readonly OfferedLink[], parent: { id: number; depth: number }): Promise<void> {
     const screened: { reference: OfferedLink; screen: Screened }[] = [];
+    const urls = new Set<string>();
     for (const reference of references) {
       const screen = this.screen(reference.url, reference.kind);
-      if (!('skipped' in screen)) screened.push({ reference, screen });
+      if ('skipped' in screen) continue;
+      screened.push({ reference, screen });
+      urls.add(screen.url);
     }
     if (screened.length === 0) return;
-    const known = await this.state.linkTargets([...new Set(screened.map(({ screen }) => screen.url))]);
+    const known = await this.state.linkTargets([...urls]);
     /** URLs admitted here: a second link to one reads the record the first made. */
     const admitted = new Set<string>();
     for (const { reference, screen } of screened) {
