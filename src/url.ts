@@ -193,8 +193,11 @@ export function isHttpUrl(input: string): boolean {
   }
 }
 
-/** host[:port] as the URL has it (default ports omitted), lower case. */
-/** A host the parser keeps as written: lower-case labels, the last not numeric, or a dotted quad without leading zeros; and a port that is not the scheme's own. */
+/**
+ * A host and port the parser may keep as written: lower-case labels, the last not numeric, or a dotted quad
+ * without leading zeros; then a port without a leading zero. (httpOriginOf also leaves out the scheme's own port
+ * and punycode labels, which the parser checks.)
+ */
 const PLAIN_HOST = /^(?:(?:[a-z0-9-]+\.)*[a-z][a-z0-9-]*|(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d))(?::[1-9]\d{0,4})?$/;
 
 /**
@@ -208,7 +211,7 @@ export function httpOriginOf(url: string): string | undefined {
     const authority = url.slice(start, end);
     const colon = authority.indexOf(':');
     const port = colon === -1 ? '' : authority.slice(colon + 1);
-    if (PLAIN_HOST.test(authority) && port !== (start === 7 ? '80' : '443') && Number(port) <= 65535) return url.slice(0, end);
+    if (PLAIN_HOST.test(authority) && !authority.includes('xn--') && port !== (start === 7 ? '80' : '443') && Number(port) <= 65535) return url.slice(0, end);
   }
   try {
     const parsed = new URL(url);
@@ -218,6 +221,7 @@ export function httpOriginOf(url: string): string | undefined {
   }
 }
 
+/** host[:port] as the URL has it (default ports omitted), lower case. */
 export function hostKey(input: string): string {
   return new URL(input).host;
 }
