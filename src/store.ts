@@ -1,4 +1,5 @@
-// Files in the mirror: atomic writes (temporary file, then rename; a raw body straight under its hash) and hashes. Knows paths and bytes, not URLs.
+// Files in the mirror: atomic writes (temporary file, then rename; a raw body straight under its hash) and hashes.
+// Knows paths and bytes, not URLs.
 import { hash, randomBytes } from 'node:crypto';
 import { chmod, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { closeSync, existsSync, lstatSync, mkdirSync, openSync, readlinkSync, renameSync, rmSync, rmdirSync, statSync, writeFileSync, writeSync } from 'node:fs';
