@@ -1,16 +1,11 @@
 // Bytes to text by WHATWG Encoding labels, shared by the HTML and CSS decoders. Pure.
-import { createRequire } from 'node:module';
+import { lazyRequire } from './lazy.js';
 
-type Iconv = typeof import('iconv-lite');
-let iconvModule: Iconv | undefined;
 /**
  * iconv-lite, loaded when first needed: windows-1252 and the encodings this Node's ICU lacks. Its tables cost ~7 ms
  * of CPU to load, spent by every crawl of a UTF-8 site before.
  */
-function iconv(): Iconv {
-  iconvModule ??= createRequire(import.meta.url)('iconv-lite') as Iconv;
-  return iconvModule;
-}
+const iconv = lazyRequire<typeof import('iconv-lite')>('iconv-lite');
 
 /**
  * The WHATWG encoding name for a label ('latin1' and 'iso-8859-1' ⇒ 'windows-1252', 'gb2312' ⇒ 'gbk'), or null

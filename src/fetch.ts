@@ -1,10 +1,10 @@
 // One HTTP client for the whole crawl: redirects, timeouts, size cap, decompression, retries. Built on node:http.
 import { Writable, Transform, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { createRequire } from 'node:module';
 import { Agent as HttpAgent, request as httpRequest, type ClientRequest, type IncomingMessage } from 'node:http';
 import type { Agent as HttpsAgent } from 'node:https';
 import { HttpStatusError, SitemirrorError } from './errors.js';
+import { lazyRequire } from './lazy.js';
 import { BodySpool, type SpoolOptions } from './spool.js';
 import type { PageSource, RedirectHop, SpooledBody } from './types.js';
 
@@ -82,10 +82,9 @@ export class HttpResponseError extends HttpStatusError {
  * node:https (with node:tls) and node:zlib load when first needed: 8–9 ms of a crawl's start, before its first
  * request, that a plain-http site with unencoded bodies never needs.
  */
-const require = createRequire(import.meta.url);
 const lazyModules = {
-  https: (): typeof import('node:https') => require('node:https') as typeof import('node:https'),
-  zlib: (): typeof import('node:zlib') => require('node:zlib') as typeof import('node:zlib'),
+  https: lazyRequire<typeof import('node:https')>('node:https'),
+  zlib: lazyRequire<typeof import('node:zlib')>('node:zlib'),
 };
 
 const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);

@@ -1,9 +1,9 @@
 // robots.txt: fetch it once per origin, apply the RFC 9309 status table, and answer "may we fetch this URL?".
 import { setTimeout as delay } from 'node:timers/promises';
-import { createRequire } from 'node:module';
 import type robotsParserModule from 'robots-parser';
 import type { PageSource } from './types.js';
 import { HttpStatusError, SitemirrorError, messageOf } from './errors.js';
+import { lazyRequire } from './lazy.js';
 import { httpOriginOf, resolveUrl } from './url.js';
 
 /** Fetches a URL, following redirects; throws HttpStatusError for a status ≥ 400 and SitemirrorError otherwise. */
@@ -43,10 +43,9 @@ export const DEFAULT_ROBOTS_MAX_BYTES = 512 * 1024;
 // when the first robots.txt arrives: imported from ES modules it cost 11 ms of the start, before the first request
 // (node's CommonJS interop and its export lexer), where the request for robots.txt itself is waiting.
 type RobotsParser = typeof robotsParserModule.default;
-let robotsParser: RobotsParser | undefined;
+const robotsParser = lazyRequire<RobotsParser>('robots-parser');
 function parseRobots(url: string, text: string): ReturnType<RobotsParser> {
-  robotsParser ??= createRequire(import.meta.url)('robots-parser') as RobotsParser;
-  return robotsParser(url, text);
+  return robotsParser()(url, text);
 }
 
 const LF = 0x0a;
