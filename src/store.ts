@@ -23,6 +23,20 @@ export function sha256(bytes: Buffer | string): string {
   return hash('sha256', bytes, 'hex');
 }
 
+/**
+ * Runs a step that puts a file at target, making target's folder first if the step found it missing. Most folders
+ * exist already: a recursive mkdir per file costs a stat per path segment, so only on ENOENT.
+ */
+function inItsFolder(target: string, put: () => void): void {
+  try {
+    put();
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+    makeDirs(dirname(target));
+    put();
+  }
+}
+
 /** A new file with these bytes, or none: one cut short (a full disk) is removed. */
 function createFile(target: string, bytes: Buffer): void {
   const fd = openSync(target, 'wx');
@@ -208,7 +222,7 @@ export class MirrorStore {
   }
 
   private async placeFile(temporary: string, target: string): Promise<void> {
-    // Most folders exist already: a recursive mkdir per file costs a stat per path segment, so only on ENOENT.
+    // As inItsFolder, for a rename through the thread pool (files over SYNC_WRITE_BYTES).
     await rename(temporary, target).catch(async (error: NodeJS.ErrnoException) => {
       if (error.code !== 'ENOENT') throw error;
       makeDirs(dirname(target));
@@ -222,28 +236,19 @@ export class MirrorStore {
    * bytes. True when the file is there now; false when a file of another size holds the name (a write cut short by a
    * crash), which the caller then replaces whole.
    */
-  private writeNew(target: string, bytes: Buffer, folderMade = false): boolean {
+  private writeNew(target: string, bytes: Buffer): boolean {
     try {
-      createFile(target, bytes);
+      inItsFolder(target, () => createFile(target, bytes));
       return true;
     } catch (error) {
-      const code = (error as NodeJS.ErrnoException).code;
-      if (code === 'EEXIST') return statSync(target).size === bytes.length;
-      if (code !== 'ENOENT' || folderMade) throw writeFailure(target, error);
-      makeDirs(dirname(target));
-      return this.writeNew(target, bytes, true);
+      if ((error as NodeJS.ErrnoException).code === 'EEXIST') return statSync(target).size === bytes.length;
+      throw writeFailure(target, error);
     }
   }
 
   /** The same steps without the thread pool: a third of the CPU for the pages and images most sites are made of. */
   private writeSmall(temporary: string, target: string, bytes: Buffer | string): void {
     writeFileSync(temporary, bytes);
-    try {
-      renameSync(temporary, target);
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
-      makeDirs(dirname(target));
-      renameSync(temporary, target);
-    }
+    inItsFolder(target, () => renameSync(temporary, target));
   }
 }
