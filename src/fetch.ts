@@ -1,9 +1,9 @@
-// One HTTP client for the whole crawl: redirects, timeouts, size cap, decompression, retries. Built on node:http.
-import { Writable, Transform, type TransformCallback } from 'node:stream';
+// One HTTP client for the whole crawl: redirects, timeouts, size cap, decompression, retries. Built on http1.ts's
+// kept-alive connections.
+import { Readable, Writable, Transform, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { Agent as HttpAgent, request as httpRequest, type ClientRequest, type IncomingMessage } from 'node:http';
-import type { Agent as HttpsAgent } from 'node:https';
 import { HttpStatusError, SitemirrorError } from './errors.js';
+import { ConnectionPool, type Exchange, type ResponseBody } from './http1.js';
 import { lazyRequire } from './lazy.js';
 import { BodySpool, type SpoolOptions } from './spool.js';
 import type { PageSource, RedirectHop, SpooledBody } from './types.js';
@@ -78,14 +78,8 @@ export class HttpResponseError extends HttpStatusError {
   }
 }
 
-/**
- * node:https (with node:tls) and node:zlib load when first needed: 8–9 ms of a crawl's start, before its first
- * request, that a plain-http site with unencoded bodies never needs.
- */
-const lazyModules = {
-  https: lazyRequire<typeof import('node:https')>('node:https'),
-  zlib: lazyRequire<typeof import('node:zlib')>('node:zlib'),
-};
+/** node:zlib loads when first needed: a site with unencoded bodies never needs it (node:tls likewise, in http1.ts). */
+const lazyZlib = lazyRequire<typeof import('node:zlib')>('node:zlib');
 
 const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
 const MEDIA_TYPE = /^[^\s/]+\/[^\s/]+$/;
@@ -108,35 +102,23 @@ const TRANSIENT_CODES = new Set([
   'ERR_STREAM_PREMATURE_CLOSE',
 ]);
 
-/** A response whose headers have arrived; its body is still to be read. */
+/** A response whose headers have arrived; its body is still to be read (and is being read already: ResponseBody). */
 interface HttpResponse {
   statusCode: number;
-  /** Lower-case names; a repeated header is an array of its values in order (node's own map keeps only the first of some). */
+  /** Lower-case names; a repeated header is an array of its values in order. */
   headers: Record<string, string | string[]>;
-  body: IncomingMessage;
-  /** An unencoded 2xx body, read from the moment its headers arrived (see EarlyBody). */
-  early?: EarlyBody;
+  body: ResponseBody;
 }
 
 export class HttpFetcher {
   readonly #options: FetcherOptions;
-  readonly #httpAgent: HttpAgent;
-  readonly #agentOptions: { keepAlive: boolean; scheduling: 'fifo'; maxSockets?: number };
-  #httpsAgent: HttpsAgent | undefined;
+  readonly #connections: ConnectionPool;
 
   constructor(options: FetcherOptions) {
     this.#options = options;
-    // node:http rather than undici: a request is written as soon as it is made, and a response is read with less
-    // work (bench/gaps and the README's performance section). Kept-alive connections, at most
-    // connectionsPerOrigin to one host and port.
-    this.#agentOptions = { keepAlive: true, scheduling: 'fifo', ...(options.connectionsPerOrigin === undefined ? {} : { maxSockets: options.connectionsPerOrigin }) };
-    this.#httpAgent = new HttpAgent(this.#agentOptions);
-  }
-
-  /** The https agent, made with the first https URL (node:https loads then: see lazyModules). */
-  #secureAgent(): HttpsAgent {
-    this.#httpsAgent ??= new (lazyModules.https().Agent)({ ...this.#agentOptions, rejectUnauthorized: this.#options.checkCertificates !== false });
-    return this.#httpsAgent;
+    // Kept-alive connections, at most connectionsPerOrigin to one host and port (http1.ts: what node:http's agent
+    // did, with less work per request).
+    this.#connections = new ConnectionPool({ connectionsPerOrigin: options.connectionsPerOrigin ?? Infinity, checkCertificates: options.checkCertificates !== false });
   }
 
   async fetch(url: string, fetchRequest: FetchRequest = {}): Promise<PageSource> {
@@ -156,8 +138,7 @@ export class HttpFetcher {
   }
 
   async close(): Promise<void> {
-    this.#httpAgent.destroy();
-    this.#httpsAgent?.destroy();
+    this.#connections.close();
   }
 
   async #follow(requestedUrl: string, start: URL, extraHeaders: Record<string, string>, abort: FetchAbort, followRedirects: boolean, spool: SpoolOptions | undefined): Promise<PageSource> {
@@ -174,7 +155,7 @@ export class HttpFetcher {
           // The archive keeps a redirect's body as sent; otherwise drain so the connection can be reused (a failure
           // here does not matter to this fetch).
           const kept = this.#options.keepWireBody && !followRedirects ? await this.#readBody(response, hopUrl, abort).catch(() => undefined) : undefined;
-          if (kept === undefined) response.body.resume();
+          if (kept === undefined) response.body.discard();
           const target = redirectTarget(response.headers.location, current);
           redirectChain.push({ url: hopUrl, status, location: target.href });
           if (!followRedirects) {
@@ -194,7 +175,7 @@ export class HttpFetcher {
         const { contentType, charset } = parseContentType(response.headers['content-type']);
         const page = { requestedUrl, finalUrl: hopUrl, status, headers, contentType, charset, redirectChain, via: 'http' as const };
         if (status === 204 || status === 304) {
-          response.body.resume();
+          response.body.discard();
           return { ...page, body: Buffer.alloc(0) };
         }
         if (status >= 300) {
@@ -213,41 +194,30 @@ export class HttpFetcher {
     const { readTimeoutMs, connectTimeoutMs } = this.#options;
     return new Promise((resolve, reject) => {
       let timer: NodeJS.Timeout | undefined;
-      const secure = url.protocol === 'https:';
-      // The URL's parts, not the URL: node would send its user info as an Authorization header.
-      const request = (secure ? lazyModules.https().request : httpRequest)({
-        protocol: url.protocol,
-        hostname: url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname,
-        port: url.port,
-        path: `${url.pathname}${url.search}`,
-        method: 'GET',
-        headers,
-        agent: secure ? this.#secureAgent() : this.#httpAgent,
+      let connectTimer: NodeJS.Timeout | undefined;
+      const exchange = this.#connections.get(url, headers, {
+        // The clocks start when the request has a connection to go out on: it may wait in the pool's queue until
+        // one of its host's connections frees (HostLimiter's aheadPerHost), which is no fault of this request.
+        connection: (socket, connecting) => {
+          abort.started();
+          timer ??= guardTimer(readTimeoutMs, () => abort.abort(timeoutError(`no response from ${url.href} within ${readTimeoutMs} ms`)));
+          if (!connecting) return; // a kept-alive connection
+          clearTimeout(connectTimer);
+          connectTimer = guardTimer(connectTimeoutMs, () => exchange.destroy(Object.assign(new Error(`no connection within ${connectTimeoutMs} ms`), { code: 'ETIMEDOUT' })));
+          socket.once('connect', () => clearTimeout(connectTimer));
+        },
+        response: (head, body) => {
+          clearTimeout(timer);
+          clearTimeout(connectTimer);
+          resolve({ statusCode: head.statusCode, headers: headersOf(head.rawHeaders), body });
+        },
+        error: (error) => {
+          clearTimeout(timer);
+          clearTimeout(connectTimer);
+          reject(error);
+        },
       });
-      abort.watch(request);
-      // The clocks start when the request has a connection to go out on: it may wait in the agent's queue until
-      // one of its host's connections frees (HostLimiter's aheadPerHost), which is no fault of this request.
-      request.once('socket', (socket) => {
-        abort.started();
-        timer = guardTimer(readTimeoutMs, () => abort.abort(timeoutError(`no response from ${url.href} within ${readTimeoutMs} ms`)));
-        if (!socket.connecting) return; // a kept-alive connection
-        const connectTimer = guardTimer(connectTimeoutMs, () => request.destroy(Object.assign(new Error(`no connection within ${connectTimeoutMs} ms`), { code: 'ETIMEDOUT' })));
-        socket.once('connect', () => clearTimeout(connectTimer));
-        socket.once('close', () => clearTimeout(connectTimer));
-      });
-      request.once('response', (response: IncomingMessage) => {
-        clearTimeout(timer);
-        // From here the body reports failures; one the request alone sees still ends the body.
-        request.on('error', (error) => response.destroy(error));
-        const statusCode = response.statusCode ?? 0;
-        const early = statusCode >= 200 && statusCode < 300 && statusCode !== 204 && response.headers['content-encoding'] === undefined ? new EarlyBody(response) : undefined;
-        resolve({ statusCode, headers: headersOf(response.rawHeaders), body: response, early });
-      });
-      request.once('error', (error) => {
-        clearTimeout(timer);
-        reject(error);
-      });
-      request.end();
+      abort.watch(exchange);
     });
   }
 
@@ -270,15 +240,22 @@ export class HttpFetcher {
       const read = await this.#readPlain(response, url, idle, sink);
       return this.#options.keepWireBody && read.spooled === undefined ? { ...read, wireBody: read.body } : read;
     }
-    response.body.on('data', () => idle.refresh());
-    let wireChunks: Buffer[] | undefined;
-    if (this.#options.keepWireBody) {
-      wireChunks = [];
-      response.body.on('data', (chunk: Buffer) => wireChunks?.push(chunk));
-    }
+    let wireChunks: Buffer[] | undefined = this.#options.keepWireBody ? [] : undefined;
+    // The body as a stream for zlib's: chunks pushed as they come, the connection paused while the decoders lag.
+    const body = response.body;
+    const source = new Readable({ read: () => body.resume() });
+    body.read({
+      data: (chunk) => {
+        idle.refresh();
+        wireChunks?.push(chunk);
+        if (!source.push(chunk)) body.pause();
+      },
+      end: () => source.push(null),
+      error: (error) => source.destroy(error),
+    });
     const writable = new Writable({
       write(chunk: Buffer, _encoding, done) {
-        // Failing the pipeline destroys the response, which closes the connection: nothing more is read.
+        // Failing the pipeline destroys the body, which closes the connection: nothing more is read.
         if (sink.size + chunk.length > maxBytes) return done(tooLarge(url, maxBytes, 'is larger'));
         const writing = sink.add(chunk);
         if (writing === undefined) return done();
@@ -288,9 +265,10 @@ export class HttpFetcher {
     });
     let read: { body: Buffer; spooled?: SpooledBody };
     try {
-      await pipeline([response.body, ...codings.reverse().map((coding) => new ContentDecoder(coding, url)), writable]);
+      await pipeline([source, ...codings.reverse().map((coding) => new ContentDecoder(coding, url)), writable]);
       read = await sink.finish();
     } catch (error) {
+      body.destroy(error as Error);
       await sink.discard();
       throw error;
     } finally {
@@ -302,73 +280,41 @@ export class HttpFetcher {
 
   /**
    * An unencoded body (most of them): read straight into memory, without a stream pipeline; wire and payload are one.
-   * Read on its events rather than with for await, whose iterator ends only at 'close', a few ticks after 'end':
-   * about 80 µs a response that the next request on the connection waited for (measured at 5 connections).
-   * While a spooled chunk is being written, the response is paused.
+   * While a spooled chunk is being written, the body is paused.
    */
   #readPlain(response: HttpResponse, url: string, idle: NodeJS.Timeout, sink: BodySpool): Promise<{ body: Buffer; spooled?: SpooledBody }> {
     const { maxBytes } = this.#options;
     const body = response.body;
-    const early = response.early?.takeOver();
     return new Promise((resolve, reject) => {
       let settled = false;
-      const settle = (error?: unknown): void => {
+      const settle = (error?: Error): void => {
         if (settled) return;
         settled = true;
         clearTimeout(idle);
-        body.off('data', onData).off('end', onEnd).off('error', settle).off('close', onClose);
-        // Settled: an error the socket reports later (after a reset, say) has no one left to tell, and must not crash.
-        body.on('error', ignoreLateError);
         if (error !== undefined) sink.discard().then(() => reject(error), reject);
         else if (sink.spooling) sink.finish().then(resolve, reject);
         else resolve({ body: sink.inMemory() });
       };
-      const failWrite = (error: unknown): void => {
+      const failWrite = (error: Error): void => {
         settle(error);
-        body.destroy();
+        body.destroy(error);
       };
-      /** One chunk into the sink: false when it went over maxBytes (the body then settled), else what add returned. */
-      const take = (chunk: Buffer): Promise<void> | undefined | false => {
-        idle.refresh();
-        if (sink.size + chunk.length > maxBytes) {
-          settle(tooLarge(url, maxBytes, 'is larger'));
-          // Destroying the response closes the connection: nothing more is read.
-          body.destroy();
-          return false;
-        }
-        return sink.add(chunk);
-      };
-      const onData = (chunk: Buffer): void => {
-        const writing = take(chunk);
-        if (!writing) return;
-        body.pause();
-        writing.then(() => body.resume(), failWrite);
-      };
-      const onEnd = (): void => settle();
-      // 'close' before 'end' without an error: the connection went away mid-body.
-      const prematureClose = (): Error => Object.assign(new Error(`${url}: the connection closed before the body ended`), { code: 'ERR_STREAM_PREMATURE_CLOSE' });
-      const onClose = (): void => settle(prematureClose());
-      const listen = (): void => {
-        if (early?.ended) return settle();
-        if (early?.failure !== undefined) return settle(early.failure);
-        if (early?.closedEarly) return settle(prematureClose());
-        // Gone before it was read (a reset between the headers and this call): no event is left to come.
-        if (body.destroyed) return settle(body.errored ?? prematureClose());
-        body.on('data', onData).once('end', onEnd).once('error', settle).once('close', onClose);
-        if (early !== undefined) body.resume();
-      };
-      // The chunks read before this call, one at a time as onData takes them (a spooled write waits for the last).
-      const feed = (chunks: Buffer[], from: number): void => {
-        for (let i = from; i < chunks.length; i++) {
-          const writing = take(chunks[i]!);
-          if (writing === false) return;
-          if (writing === undefined) continue;
-          writing.then(() => feed(chunks, i + 1), failWrite);
-          return;
-        }
-        listen();
-      };
-      feed(early?.chunks ?? [], 0);
+      body.read({
+        data: (chunk) => {
+          if (settled) return;
+          idle.refresh();
+          if (sink.size + chunk.length > maxBytes) {
+            // Destroying the body closes the connection: nothing more is read.
+            return failWrite(tooLarge(url, maxBytes, 'is larger'));
+          }
+          const writing = sink.add(chunk);
+          if (writing === undefined) return;
+          body.pause();
+          writing.then(() => body.resume(), failWrite);
+        },
+        end: () => settle(),
+        error: (error) => settle(error),
+      });
     });
   }
 
@@ -426,7 +372,7 @@ class ContentDecoder extends Transform {
   }
 
   #open(first: Buffer): Transform {
-    const zlib = lazyModules.zlib();
+    const zlib = lazyZlib();
     if (this.coding === 'br') return zlib.createBrotliDecompress();
     if (this.coding === 'deflate') {
       // RFC 9110 says zlib-wrapped, but servers send raw deflate too; a zlib header has CM=8 and a check value (RFC 1950).
@@ -570,7 +516,7 @@ function timeoutError(message: string): SitemirrorError {
 class FetchAbort {
   aborted = false;
   reason: unknown;
-  #request: ClientRequest | undefined;
+  #request: Exchange | undefined;
   /** The whole fetch's time limit (totalTimeoutMs), started with its first request's connection. */
   #startTotalTimer: (() => NodeJS.Timeout) | undefined;
   #totalTimer: NodeJS.Timeout | undefined;
@@ -597,7 +543,7 @@ class FetchAbort {
   }
 
   /** The request a later abort destroys (one per redirect hop); destroyed at once when the fetch was aborted already. */
-  watch(request: ClientRequest): void {
+  watch(request: Exchange): void {
     this.#request = request;
     if (this.aborted) request.destroy(abortError(this.reason));
   }
@@ -631,47 +577,6 @@ function joinSignal(signal: AbortSignal, abort: FetchAbort): () => void {
   }
   members.add(abort);
   return () => members.delete(abort);
-}
-
-/** Listens for a stream's errors once whoever read it has settled (an 'error' without a listener would throw). */
-function ignoreLateError(): void {}
-
-/**
- * A body read from the moment its headers were parsed, in the same turn, until the fetch that asked for it takes
- * it over (a microtask or two later, with the response's status and type read). Its bytes are usually all in the
- * socket's buffer already, so the response ends, and its connection goes to the next request, without waiting for
- * that hop. Holds what one socket read delivered at most: the fetch takes over before the next read.
- */
-class EarlyBody {
-  readonly chunks: Buffer[] = [];
-  ended = false;
-  failure: Error | undefined;
-  /** Closed before its end without an error: the connection went away mid-body. */
-  closedEarly = false;
-  readonly #onData = (chunk: Buffer): void => {
-    this.chunks.push(chunk);
-  };
-  readonly #onEnd = (): void => {
-    this.ended = true;
-  };
-  readonly #onError = (error: Error): void => {
-    this.failure ??= error;
-  };
-  readonly #onClose = (): void => {
-    this.closedEarly = !this.ended;
-  };
-
-  constructor(private readonly body: IncomingMessage) {
-    body.on('data', this.#onData).once('end', this.#onEnd).on('error', this.#onError).once('close', this.#onClose);
-  }
-
-  /** Stops reading ahead; the body stays paused until the taker resumes it. */
-  takeOver(): this {
-    this.body.off('data', this.#onData).off('end', this.#onEnd).off('close', this.#onClose);
-    // The error listener stays: an error after the end (a reset, say) must not crash with no one listening.
-    if (!this.ended) this.body.pause();
-    return this;
-  }
 }
 
 function tooLarge(url: string, maxBytes: number, what: string): SitemirrorError {

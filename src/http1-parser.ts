@@ -1,0 +1,268 @@
+// HTTP/1.1 responses read off a connection's bytes (RFC 9112): the status line and headers, then the body framed by
+// Content-Length, chunked coding or the connection's close. Strict where a lax reading could mis-frame a body (a
+// bad length, a bad chunk size, a header that is not a header); pure: it is handed bytes and tells what they are.
+
+/** A malformed response: the connection is not usable past it (the code names the fault, as llhttp's do). */
+export class ResponseParseError extends Error {
+  readonly code: string;
+
+  constructor(code: string, message: string) {
+    super(`malformed HTTP response: ${message}`);
+    this.name = 'ResponseParseError';
+    this.code = code;
+  }
+}
+
+export interface ResponseHead {
+  statusCode: number;
+  /** HTTP/1.0 or 1.1. */
+  minorVersion: number;
+  /** Name, value, name, value…, as sent (bytes read as Latin-1, as node:http reads them). */
+  rawHeaders: string[];
+  /** The connection may carry another request once this response has ended. */
+  keepAlive: boolean;
+}
+
+export interface ResponseEvents {
+  /** A final (non-1xx) response's head; informational responses are skipped. */
+  head(head: ResponseHead): void;
+  body(chunk: Buffer): void;
+  /** The response's body has ended; bytes after it belong to no request. */
+  end(): void;
+}
+
+/** At most this much status line and headers (node:http's default is 16 KiB; browsers take more). */
+export const MAX_HEAD_BYTES = 64 * 1024;
+const MAX_CHUNK_LINE_BYTES = 4096;
+const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+// Field values: visible characters, obs-text, spaces and tabs (RFC 9110 §5.5); a bare CR or NUL is refused.
+const BAD_VALUE = /[\x00-\x08\x0a-\x1f\x7f]/;
+const STATUS_LINE = /^HTTP\/1\.([01]) ([0-9]{3})(?: [^\x00-\x08\x0a-\x1f\x7f]*)?$/;
+const CHUNK_SIZE = /^([0-9A-Fa-f]{1,13})[ \t]*(?:;.*)?$/;
+
+const enum State {
+  Head,
+  Sized,
+  ChunkSize,
+  ChunkData,
+  ChunkEnd,
+  Trailers,
+  UntilClose,
+  Done,
+}
+
+/** One connection's responses, one after another: feed it what the socket reads, and finish() at the socket's end. */
+export class ResponseParser {
+  #state = State.Head;
+  /** Bytes of a line or head not yet complete, carried to the next chunk. */
+  #pending: Buffer | undefined;
+  #remaining = 0;
+  readonly #events: ResponseEvents;
+
+  constructor(events: ResponseEvents) {
+    this.#events = events;
+  }
+
+  /** The next response is expected (after end(), before the connection's next request is written). */
+  expectNext(): void {
+    this.#state = State.Head;
+    this.#pending = undefined;
+  }
+
+  /** Reads chunk; throws ResponseParseError at a malformed byte, and at any byte after a response's end. */
+  execute(chunk: Buffer): void {
+    let at = 0;
+    while (at < chunk.length) {
+      switch (this.#state) {
+        case State.Head:
+          at = this.#head(chunk, at);
+          break;
+        case State.Sized: {
+          const take = Math.min(this.#remaining, chunk.length - at);
+          this.#remaining -= take;
+          this.#events.body(at === 0 && take === chunk.length ? chunk : chunk.subarray(at, at + take));
+          at += take;
+          if (this.#remaining === 0) this.#finishMessage();
+          break;
+        }
+        case State.ChunkSize:
+        case State.ChunkEnd:
+        case State.Trailers:
+          at = this.#chunkLine(chunk, at);
+          break;
+        case State.ChunkData: {
+          const take = Math.min(this.#remaining, chunk.length - at);
+          this.#remaining -= take;
+          this.#events.body(chunk.subarray(at, at + take));
+          at += take;
+          if (this.#remaining === 0) this.#state = State.ChunkEnd;
+          break;
+        }
+        case State.UntilClose:
+          this.#events.body(at === 0 ? chunk : chunk.subarray(at));
+          at = chunk.length;
+          break;
+        case State.Done:
+          throw new ResponseParseError('HPE_UNEXPECTED_DATA', 'bytes after the end of a response');
+      }
+    }
+  }
+
+  /** The connection ended: a body read until the close ends here (anything else unfinished was cut short). */
+  finish(): void {
+    if (this.#state === State.UntilClose) this.#finishMessage();
+  }
+
+  #finishMessage(): void {
+    this.#state = State.Done;
+    this.#events.end();
+  }
+
+  /** Collects the head up to its empty line; returns where reading goes on in chunk. */
+  #head(chunk: Buffer, at: number): number {
+    const pendingLength = this.#pending?.length ?? 0;
+    const bytes = this.#pending === undefined ? (at === 0 ? chunk : chunk.subarray(at)) : Buffer.concat([this.#pending, chunk.subarray(at)]);
+    // The head ends at the first empty line: LF LF or LF CR LF (a bare LF ends a line, as browsers read it).
+    let end = -1;
+    let from = Math.max(0, pendingLength - 2);
+    for (let lf = bytes.indexOf(0x0a, from); lf !== -1; lf = bytes.indexOf(0x0a, from)) {
+      const next = bytes[lf + 1];
+      if (next === 0x0a) {
+        end = lf + 2;
+        break;
+      }
+      if (next === 0x0d && bytes[lf + 2] === 0x0a) {
+        end = lf + 3;
+        break;
+      }
+      from = lf + 1;
+    }
+    if (end === -1) {
+      if (bytes.length > MAX_HEAD_BYTES) throw new ResponseParseError('HPE_HEADER_OVERFLOW', `headers over ${MAX_HEAD_BYTES} bytes`);
+      this.#pending = Buffer.from(bytes); // a copy: the socket's chunk may be reused
+      return chunk.length;
+    }
+    if (end > MAX_HEAD_BYTES) throw new ResponseParseError('HPE_HEADER_OVERFLOW', `headers over ${MAX_HEAD_BYTES} bytes`);
+    this.#pending = undefined;
+    this.#startMessage(bytes.toString('latin1', 0, end));
+    return at + end - pendingLength;
+  }
+
+  #startMessage(text: string): void {
+    // Leading empty lines before a status line are tolerated (RFC 9112 §2.2).
+    const lines = text.replace(/^(?:\r?\n)+/, '').split(/\r?\n/);
+    const status = STATUS_LINE.exec(lines[0]!);
+    if (status === null) throw new ResponseParseError('HPE_INVALID_CONSTANT', `status line ${JSON.stringify(lines[0]!.slice(0, 80))}`);
+    const statusCode = Number(status[2]);
+    const minorVersion = Number(status[1]);
+    const rawHeaders: string[] = [];
+    for (let i = 1; i < lines.length; i++) {
+      const line = lines[i]!;
+      if (line === '') break;
+      if (line.charCodeAt(0) === 0x20 || line.charCodeAt(0) === 0x09) {
+        // obs-fold: a continuation of the previous value, read as one space (RFC 9112 §5.2).
+        if (rawHeaders.length === 0) throw new ResponseParseError('HPE_INVALID_HEADER_TOKEN', 'a folded line before any header');
+        const value = line.trim();
+        if (BAD_VALUE.test(value)) throw new ResponseParseError('HPE_INVALID_HEADER_TOKEN', `a control character in ${rawHeaders[rawHeaders.length - 2]}`);
+        rawHeaders[rawHeaders.length - 1] += rawHeaders[rawHeaders.length - 1] === '' ? value : ` ${value}`;
+        continue;
+      }
+      const colon = line.indexOf(':');
+      const name = colon > 0 ? line.slice(0, colon) : '';
+      if (!TOKEN.test(name)) throw new ResponseParseError('HPE_INVALID_HEADER_TOKEN', `header line ${JSON.stringify(line.slice(0, 80))}`);
+      const value = line.slice(colon + 1).replace(/^[ \t]+|[ \t]+$/g, '');
+      if (BAD_VALUE.test(value)) throw new ResponseParseError('HPE_INVALID_HEADER_TOKEN', `a control character in ${name}`);
+      rawHeaders.push(name, value);
+    }
+    if (statusCode < 200) {
+      // 1xx: informational, another head follows (101 would switch protocols, which no request here asks for).
+      if (statusCode === 101) throw new ResponseParseError('HPE_UNEXPECTED_UPGRADE', 'a 101 Switching Protocols nobody asked for');
+      return;
+    }
+    this.#frame(statusCode, minorVersion, rawHeaders);
+  }
+
+  /** How the body is delimited (RFC 9112 §6.3), then the head is told. */
+  #frame(statusCode: number, minorVersion: number, rawHeaders: string[]): void {
+    let chunked = false;
+    let transferEncoded = false;
+    let length: number | undefined;
+    let connection = '';
+    for (let i = 0; i < rawHeaders.length; i += 2) {
+      const name = rawHeaders[i]!.toLowerCase();
+      const value = rawHeaders[i + 1]!;
+      if (name === 'transfer-encoding') {
+        transferEncoded = true;
+        const codings = value.toLowerCase().split(',');
+        chunked = codings[codings.length - 1]!.trim() === 'chunked';
+      } else if (name === 'content-length') {
+        // One value, or a list of one value repeated (RFC 9110 §8.6); anything else could mis-frame the body.
+        for (const part of value.split(',')) {
+          const digits = part.trim();
+          if (!/^[0-9]{1,15}$/.test(digits)) throw new ResponseParseError('HPE_INVALID_CONTENT_LENGTH', `Content-Length ${JSON.stringify(value.slice(0, 40))}`);
+          if (length !== undefined && Number(digits) !== length) throw new ResponseParseError('HPE_UNEXPECTED_CONTENT_LENGTH', 'conflicting Content-Length values');
+          length = Number(digits);
+        }
+      } else if (name === 'connection') {
+        connection += `,${value.toLowerCase()}`;
+      }
+    }
+    const tokens = connection.split(',').map((token) => token.trim());
+    let keepAlive = minorVersion === 1 ? !tokens.includes('close') : tokens.includes('keep-alive');
+    const events = this.#events;
+    if (statusCode === 204 || statusCode === 304) {
+      events.head({ statusCode, minorVersion, rawHeaders, keepAlive });
+      this.#finishMessage();
+      return;
+    }
+    if (transferEncoded) {
+      // Transfer-Encoding overrides Content-Length; a sender of both is not trusted with the connection again.
+      if (length !== undefined) keepAlive = false;
+      if (!chunked) keepAlive = false;
+      events.head({ statusCode, minorVersion, rawHeaders, keepAlive });
+      this.#state = chunked ? State.ChunkSize : State.UntilClose;
+      return;
+    }
+    if (length === undefined) {
+      events.head({ statusCode, minorVersion, rawHeaders, keepAlive: false });
+      this.#state = State.UntilClose;
+      return;
+    }
+    events.head({ statusCode, minorVersion, rawHeaders, keepAlive });
+    if (length === 0) this.#finishMessage();
+    else {
+      this.#remaining = length;
+      this.#state = State.Sized;
+    }
+  }
+
+  /** A chunk-size line, the CRLF after a chunk's data, or a trailer line; returns where reading goes on. */
+  #chunkLine(chunk: Buffer, at: number): number {
+    const lf = chunk.indexOf(0x0a, at);
+    if (lf === -1) {
+      const rest = chunk.subarray(at);
+      this.#pending = this.#pending === undefined ? Buffer.from(rest) : Buffer.concat([this.#pending, rest]);
+      if (this.#pending.length > MAX_CHUNK_LINE_BYTES && this.#state !== State.Trailers) throw new ResponseParseError('HPE_INVALID_CHUNK_SIZE', 'a chunk line too long');
+      if (this.#pending.length > MAX_HEAD_BYTES) throw new ResponseParseError('HPE_HEADER_OVERFLOW', 'trailers too long');
+      return chunk.length;
+    }
+    let line = chunk.toString('latin1', at, lf);
+    if (this.#pending !== undefined) {
+      line = this.#pending.toString('latin1') + line;
+      this.#pending = undefined;
+    }
+    if (line.endsWith('\r')) line = line.slice(0, -1);
+    if (this.#state === State.ChunkEnd) {
+      if (line !== '') throw new ResponseParseError('HPE_STRICT', 'chunk data longer than its size');
+      this.#state = State.ChunkSize;
+    } else if (this.#state === State.ChunkSize) {
+      const size = CHUNK_SIZE.exec(line);
+      if (size === null) throw new ResponseParseError('HPE_INVALID_CHUNK_SIZE', `chunk size ${JSON.stringify(line.slice(0, 40))}`);
+      this.#remaining = parseInt(size[1]!, 16);
+      this.#state = this.#remaining === 0 ? State.Trailers : State.ChunkData;
+    } else if (line === '') {
+      this.#finishMessage(); // the empty line after the trailers (which are read and dropped)
+    }
+    return lf + 1;
+  }
+}
