@@ -14,7 +14,7 @@ const STAGES = [
   ['parse', (f) => /decodeHtml|tokenizeHtml/.test(f.functionName) || /htmlparser2|dist\/htmltokens\.js|encoding-sniffer|iconv-lite/.test(f.url)],
   ['rewrite', (f) => /serialize|applyEdits|rewrittenLink|relativeHref|^render$/.test(f.functionName) && /dist\//.test(f.url)],
   ['extract', (f) => /scan|element|attribute|offer|target/.test(f.functionName) && /dist\/(html|frontier|css|reference|linktable)\.js/.test(f.url)],
-  ['fetch', (f) => /dist\/fetch\.js|politeness|node:_http|node:net/.test(f.url)],
+  ['fetch', (f) => /dist\/(fetch|http1|http1-parser)\.js|politeness|node:_http|node:net/.test(f.url)],
 ];
 const nodes = new Map(profile.nodes.map((node) => [node.id, node]));
 const parent = new Map();

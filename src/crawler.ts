@@ -62,7 +62,7 @@ export async function crawl({ options, reporter, signal, update, headStart }: Cr
 
 /**
  * Workers per request slot: while one worker parses and writes what it fetched, another's request is on the wire
- * or waits in the agent for the next free connection (HostLimiter's aheadPerHost), so a latency-bound crawl keeps
+ * or waits in the connection pool for the next free connection (HostLimiter's aheadPerHost), so a latency-bound crawl keeps
  * all --concurrency connections busy, and the next request on each is made before it frees. (Three a slot measured
  * no better at 5 connections and 50 ms, and held more pages in memory.)
  */

@@ -27,7 +27,7 @@ export interface FetcherOptions {
   maxRedirects: number;
   /** Cap on the decompressed body (--max-file-size); Infinity for none. */
   maxBytes: number;
-  /** Connections at most to one host and port; keep it ≥ the per-host limit, or requests queue in the agent. */
+  /** Connections at most to one host and port; keep it ≥ the per-host limit, or requests queue in the connection pool. */
   connectionsPerOrigin?: number;
   /** --warc: also hand back each body as it arrived (PageSource.wireBody), content codings not removed. */
   keepWireBody?: boolean;
@@ -411,7 +411,7 @@ function badRedirect(base: URL, what: string, cause?: unknown): SitemirrorError 
   return new SitemirrorError('BAD_REDIRECT', `redirect from ${base.href} has ${what}`, { cause });
 }
 
-/** node:http reads header bytes as Latin-1; browsers read a Location's bytes as UTF-8 when they are valid UTF-8. */
+/** Header bytes are read as Latin-1 (as node:http reads them); browsers read a Location's bytes as UTF-8 when they are valid UTF-8. */
 function utf8Header(value: string): string {
   if (!/[\x80-\xff]/.test(value) || /[^\x00-\xff]/.test(value)) return value;
   const decoded = Buffer.from(value, 'latin1').toString('utf8');
@@ -479,7 +479,7 @@ function parseHttpUrl(url: string): URL {
   return parsed;
 }
 
-/** Maps whatever node:http, zlib or an abort threw to our codes; an abort by the caller is rethrown as its own reason. */
+/** Maps whatever the connection, its parser, zlib or an abort threw to our codes; an abort by the caller is rethrown as its own reason. */
 function classifyError(error: unknown, url: string, abort: FetchAbort): unknown {
   if (abort.aborted) return abort.reason;
   if (error instanceof SitemirrorError) return error;
@@ -510,8 +510,8 @@ function timeoutError(message: string): SitemirrorError {
 
 /**
  * Ends one fetch early, for a timer or the caller's signal: destroys the request in flight (and with it its response)
- * and keeps the reason, which the fetch then fails with. An AbortController did the same at twice the cost: its
- * signal, and the listener node:http adds to it and removes again, for every request.
+ * and keeps the reason, which the fetch then fails with. An AbortController did the same at twice the cost: a
+ * signal, and a listener added to it and removed again, for every request.
  */
 class FetchAbort {
   aborted = false;

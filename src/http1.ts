@@ -287,9 +287,10 @@ function isStaleConnectionError(error: Error): boolean {
 
 /** The connections to one origin and the requests waiting for one. */
 class OriginPool {
+  readonly #connections = new Set<Connection>();
   readonly #idle: Connection[] = [];
   readonly #queue: Exchange[] = [];
-  #open = 0;
+  #closed = false;
   readonly #connect: () => Socket;
   readonly #limit: number;
 
@@ -327,12 +328,16 @@ class OriginPool {
   forget(connection: Connection): void {
     const at = this.#idle.indexOf(connection);
     if (at !== -1) this.#idle.splice(at, 1);
-    this.#open--;
-    this.#dispatch();
+    this.#connections.delete(connection);
+    if (!this.#closed) this.#dispatch();
   }
 
+  /** Ends every connection, and every request still queued or in flight with it. */
   close(): void {
-    for (const connection of [...this.#idle]) connection.destroy(closedError());
+    this.#closed = true;
+    const error = Object.assign(new Error('the connection pool was closed'), { code: 'ERR_POOL_CLOSED' });
+    for (const exchange of this.#queue.splice(0)) exchange.fail(error);
+    for (const connection of [...this.#connections]) connection.destroy(error);
   }
 
   #dispatch(): void {
@@ -345,9 +350,9 @@ class OriginPool {
         idle.send(exchange);
         continue;
       }
-      if (this.#open >= this.#limit) return;
-      this.#open++;
+      if (this.#connections.size >= this.#limit) return;
       const connection = new Connection(this, this.#connect());
+      this.#connections.add(connection);
       connection.send(this.#queue.shift()!);
     }
   }
@@ -378,7 +383,7 @@ export class ConnectionPool {
     return this.#originPool(url).request(head, events);
   }
 
-  /** Closes every idle connection; requests in flight end with their connections. */
+  /** Closes every connection; requests still queued or in flight fail. */
   close(): void {
     for (const pool of this.#origins.values()) pool.close();
     this.#origins.clear();

@@ -286,6 +286,20 @@ describe('ConnectionPool', () => {
       raw.close();
     }
   });
+
+  it('ends a request in flight and one still queued when the pool is closed', async () => {
+    const raw = await rawServer(() => undefined); // never answers
+    const pool = new ConnectionPool({ connectionsPerOrigin: 1, checkCertificates: true });
+    try {
+      const inFlight = get(pool, `${raw.origin}/a`);
+      const queued = get(pool, `${raw.origin}/b`);
+      while (raw.connections() === 0) await new Promise((resolve) => setTimeout(resolve, 5));
+      pool.close();
+      for (const request of [inFlight, queued]) await assert.rejects(request, { code: 'ERR_POOL_CLOSED' });
+    } finally {
+      raw.close();
+    }
+  });
 });
 
 describe('HttpFetcher over malformed responses', () => {
