@@ -183,7 +183,7 @@ export class HttpFetcher {
           const retryAfterMs = status === 429 || status === 503 ? parseRetryAfter(headers['retry-after']) : undefined;
           throw new HttpResponseError(status, hopUrl, retryAfterMs, { headers, body: read?.body, wireBody: read?.wireBody, redirectChain });
         }
-        return { ...page, ...(await this.#readBody(response, hopUrl, abort, spool)) };
+        return { ...page, ...(await this.#readBody(response, hopUrl, abort, spool && { options: spool, contentType })) };
       } catch (error) {
         throw classifyError(error, hopUrl, abort);
       }
@@ -209,7 +209,7 @@ export class HttpFetcher {
         response: (head, body) => {
           clearTimeout(timer);
           clearTimeout(connectTimer);
-          resolve({ statusCode: head.statusCode, headers: headersOf(head.rawHeaders), body });
+          resolve({ statusCode: head.statusCode, headers: head.headers, body });
         },
         error: (error) => {
           clearTimeout(timer);
@@ -224,9 +224,10 @@ export class HttpFetcher {
   /**
    * Streams the body through its decoders into memory, never holding more than maxBytes of it decoded; with
    * keepWireBody, the bytes as they arrived too (the same Buffer when there was nothing to decode). With spool, a
-   * body past its threshold goes on to a file instead (and then no wire copy is kept: the archive takes the file).
+   * body past its media type's threshold goes on to a file instead (and then no wire copy is kept: the archive takes
+   * the file).
    */
-  async #readBody(response: HttpResponse, url: string, abort: FetchAbort, spool?: SpoolOptions): Promise<{ body: Buffer; wireBody?: Buffer; spooled?: SpooledBody }> {
+  async #readBody(response: HttpResponse, url: string, abort: FetchAbort, spool?: { options: SpoolOptions; contentType: string }): Promise<{ body: Buffer; wireBody?: Buffer; spooled?: SpooledBody }> {
     const { maxBytes, readTimeoutMs } = this.#options;
     const codings = contentCodings(response.headers['content-encoding']);
     const declared = Number(response.headers['content-length']);
@@ -234,7 +235,7 @@ export class HttpFetcher {
       response.body.destroy();
       throw tooLarge(url, maxBytes, `declares ${declared} bytes`);
     }
-    const sink = new BodySpool(spool, spool === undefined ? Infinity : spool.aboveBytes(parseContentType(response.headers['content-type']).contentType));
+    const sink = new BodySpool(spool?.options, spool === undefined ? Infinity : spool.options.aboveBytes(spool.contentType));
     const idle = guardTimer(readTimeoutMs, () => abort.abort(timeoutError(`${url} sent nothing for ${readTimeoutMs} ms mid-body`)));
     if (codings.length === 0) {
       const read = await this.#readPlain(response, url, idle, sink);
@@ -418,22 +419,7 @@ function utf8Header(value: string): string {
   return decoded.includes('\ufffd') ? value : decoded;
 }
 
-/** Response headers from node's raw list: lower-case names, every value of a repeated header kept, in order. */
-function headersOf(raw: string[]): Record<string, string | string[]> {
-  // No prototype: a header named __proto__ or constructor is a header like any other.
-  const headers: Record<string, string | string[]> = Object.create(null);
-  for (let i = 0; i + 1 < raw.length; i += 2) {
-    const name = raw[i]!.toLowerCase();
-    const value = raw[i + 1]!;
-    const known = headers[name];
-    if (known === undefined) headers[name] = value;
-    else if (typeof known === 'string') headers[name] = [known, value];
-    else known.push(value);
-  }
-  return headers;
-}
-
-/** One string per header (headersOf made the names lower-case already); set-cookie values one per line. */
+/** One string per header (the parser made the names lower-case already); set-cookie values one per line. */
 function flattenHeaders(raw: Record<string, string | string[]>): Record<string, string> {
   const headers: Record<string, string> = {};
   for (const name in raw) {

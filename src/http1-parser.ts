@@ -17,8 +17,11 @@ export interface ResponseHead {
   statusCode: number;
   /** HTTP/1.0 or 1.1. */
   minorVersion: number;
-  /** Name, value, name, value…, as sent (bytes read as Latin-1, as node:http reads them). */
-  rawHeaders: string[];
+  /**
+   * Lower-case names; a repeated header is an array of its values in order (node's own map keeps only the first of
+   * some). Bytes are read as Latin-1, as node:http reads them.
+   */
+  headers: Record<string, string | string[]>;
   /** The connection may carry another request once this response has ended. */
   keepAlive: boolean;
 }
@@ -150,85 +153,89 @@ export class ResponseParser {
 
   #startMessage(text: string): void {
     // Leading empty lines before a status line are tolerated (RFC 9112 §2.2).
-    const lines = text.replace(/^(?:\r?\n)+/, '').split(/\r?\n/);
-    const status = STATUS_LINE.exec(lines[0]!);
-    if (status === null) throw new ResponseParseError('HPE_INVALID_CONSTANT', `status line ${JSON.stringify(lines[0]!.slice(0, 80))}`);
+    let at = 0;
+    while (text.charCodeAt(at) === 0x0d || text.charCodeAt(at) === 0x0a) at++;
+    const statusLine = lineAt(text, at);
+    const status = STATUS_LINE.exec(statusLine);
+    if (status === null) throw new ResponseParseError('HPE_INVALID_CONSTANT', `status line ${JSON.stringify(statusLine.slice(0, 80))}`);
     const statusCode = Number(status[2]);
     const minorVersion = Number(status[1]);
-    const rawHeaders: string[] = [];
-    for (let i = 1; i < lines.length; i++) {
-      const line = lines[i]!;
+    // No prototype: a header named __proto__ or constructor is a header like any other.
+    const headers: Record<string, string | string[]> = Object.create(null);
+    let last: string | undefined;
+    for (at = text.indexOf('\n', at) + 1; at < text.length; at = text.indexOf('\n', at) + 1) {
+      const line = lineAt(text, at);
       if (line === '') break;
-      if (line.charCodeAt(0) === 0x20 || line.charCodeAt(0) === 0x09) {
+      const first = line.charCodeAt(0);
+      if (first === 0x20 || first === 0x09) {
         // obs-fold: a continuation of the previous value, read as one space (RFC 9112 §5.2).
-        if (rawHeaders.length === 0) throw new ResponseParseError('HPE_INVALID_HEADER_TOKEN', 'a folded line before any header');
-        const value = line.trim();
-        if (BAD_VALUE.test(value)) throw new ResponseParseError('HPE_INVALID_HEADER_TOKEN', `a control character in ${rawHeaders[rawHeaders.length - 2]}`);
-        rawHeaders[rawHeaders.length - 1] += rawHeaders[rawHeaders.length - 1] === '' ? value : ` ${value}`;
+        if (last === undefined) throw new ResponseParseError('HPE_INVALID_HEADER_TOKEN', 'a folded line before any header');
+        const more = trimSpaces(line);
+        if (BAD_VALUE.test(more)) throw new ResponseParseError('HPE_INVALID_HEADER_TOKEN', `a control character in ${last}`);
+        const known = headers[last]!;
+        const join = (value: string): string => (value === '' ? more : `${value} ${more}`);
+        if (typeof known === 'string') headers[last] = join(known);
+        else known[known.length - 1] = join(known[known.length - 1]!);
         continue;
       }
       const colon = line.indexOf(':');
       const name = colon > 0 ? line.slice(0, colon) : '';
       if (!TOKEN.test(name)) throw new ResponseParseError('HPE_INVALID_HEADER_TOKEN', `header line ${JSON.stringify(line.slice(0, 80))}`);
-      const value = line.slice(colon + 1).replace(/^[ \t]+|[ \t]+$/g, '');
+      const value = trimSpaces(line.slice(colon + 1));
       if (BAD_VALUE.test(value)) throw new ResponseParseError('HPE_INVALID_HEADER_TOKEN', `a control character in ${name}`);
-      rawHeaders.push(name, value);
+      last = name.toLowerCase();
+      const known = headers[last];
+      if (known === undefined) headers[last] = value;
+      else if (typeof known === 'string') headers[last] = [known, value];
+      else known.push(value);
     }
     if (statusCode < 200) {
       // 1xx: informational, another head follows (101 would switch protocols, which no request here asks for).
       if (statusCode === 101) throw new ResponseParseError('HPE_UNEXPECTED_UPGRADE', 'a 101 Switching Protocols nobody asked for');
       return;
     }
-    this.#frame(statusCode, minorVersion, rawHeaders);
+    this.#frame(statusCode, minorVersion, headers);
   }
 
   /** How the body is delimited (RFC 9112 §6.3), then the head is told. */
-  #frame(statusCode: number, minorVersion: number, rawHeaders: string[]): void {
-    let chunked = false;
-    let transferEncoded = false;
+  #frame(statusCode: number, minorVersion: number, headers: Record<string, string | string[]>): void {
+    const transferEncoding = listOf(headers['transfer-encoding']);
+    const transferEncoded = transferEncoding !== undefined;
+    const codings = transferEncoding?.toLowerCase().split(',');
+    const chunked = codings !== undefined && codings[codings.length - 1]!.trim() === 'chunked';
     let length: number | undefined;
-    let connection = '';
-    for (let i = 0; i < rawHeaders.length; i += 2) {
-      const name = rawHeaders[i]!.toLowerCase();
-      const value = rawHeaders[i + 1]!;
-      if (name === 'transfer-encoding') {
-        transferEncoded = true;
-        const codings = value.toLowerCase().split(',');
-        chunked = codings[codings.length - 1]!.trim() === 'chunked';
-      } else if (name === 'content-length') {
-        // One value, or a list of one value repeated (RFC 9110 §8.6); anything else could mis-frame the body.
-        for (const part of value.split(',')) {
-          const digits = part.trim();
-          if (!/^[0-9]{1,15}$/.test(digits)) throw new ResponseParseError('HPE_INVALID_CONTENT_LENGTH', `Content-Length ${JSON.stringify(value.slice(0, 40))}`);
-          if (length !== undefined && Number(digits) !== length) throw new ResponseParseError('HPE_UNEXPECTED_CONTENT_LENGTH', 'conflicting Content-Length values');
-          length = Number(digits);
-        }
-      } else if (name === 'connection') {
-        connection += `,${value.toLowerCase()}`;
+    const contentLength = listOf(headers['content-length']);
+    if (contentLength !== undefined) {
+      // One value, or a list of one value repeated (RFC 9110 §8.6); anything else could mis-frame the body.
+      for (const part of contentLength.split(',')) {
+        const digits = part.trim();
+        if (!/^[0-9]{1,15}$/.test(digits)) throw new ResponseParseError('HPE_INVALID_CONTENT_LENGTH', `Content-Length ${JSON.stringify(contentLength.slice(0, 40))}`);
+        if (length !== undefined && Number(digits) !== length) throw new ResponseParseError('HPE_UNEXPECTED_CONTENT_LENGTH', 'conflicting Content-Length values');
+        length = Number(digits);
       }
     }
-    const tokens = connection.split(',').map((token) => token.trim());
+    const connection = listOf(headers.connection);
+    const tokens = connection === undefined ? [] : connection.toLowerCase().split(',').map((token) => token.trim());
     let keepAlive = minorVersion === 1 ? !tokens.includes('close') : tokens.includes('keep-alive');
     const events = this.#events;
     if (statusCode === 204 || statusCode === 304) {
-      events.head({ statusCode, minorVersion, rawHeaders, keepAlive });
+      events.head({ statusCode, minorVersion, headers, keepAlive });
       this.#finishMessage();
       return;
     }
     if (transferEncoded) {
       // Transfer-Encoding overrides Content-Length; a sender of both is not trusted with the connection again.
-      if (length !== undefined) keepAlive = false;
-      if (!chunked) keepAlive = false;
-      events.head({ statusCode, minorVersion, rawHeaders, keepAlive });
+      if (length !== undefined || !chunked) keepAlive = false;
+      events.head({ statusCode, minorVersion, headers, keepAlive });
       this.#state = chunked ? State.ChunkSize : State.UntilClose;
       return;
     }
     if (length === undefined) {
-      events.head({ statusCode, minorVersion, rawHeaders, keepAlive: false });
+      events.head({ statusCode, minorVersion, headers, keepAlive: false });
       this.#state = State.UntilClose;
       return;
     }
-    events.head({ statusCode, minorVersion, rawHeaders, keepAlive });
+    events.head({ statusCode, minorVersion, headers, keepAlive });
     if (length === 0) this.#finishMessage();
     else {
       this.#remaining = length;
@@ -265,4 +272,25 @@ export class ResponseParser {
     }
     return lf + 1;
   }
+}
+
+/** The line that starts at `at`, without its line end. */
+function lineAt(text: string, at: number): string {
+  const lf = text.indexOf('\n', at);
+  const end = lf === -1 ? text.length : lf;
+  return text.charCodeAt(end - 1) === 0x0d ? text.slice(at, end - 1) : text.slice(at, end);
+}
+
+/** Without leading and trailing spaces and tabs, the only white space a field value may be padded with (obs-text stays). */
+function trimSpaces(value: string): string {
+  let start = 0;
+  let end = value.length;
+  while (start < end && (value.charCodeAt(start) === 0x20 || value.charCodeAt(start) === 0x09)) start++;
+  while (end > start && (value.charCodeAt(end - 1) === 0x20 || value.charCodeAt(end - 1) === 0x09)) end--;
+  return start === 0 && end === value.length ? value : value.slice(start, end);
+}
+
+/** A repeated header's values as one comma-separated list (RFC 9110 §5.3). */
+function listOf(value: string | string[] | undefined): string | undefined {
+  return typeof value === 'string' || value === undefined ? value : value.join(',');
 }
