@@ -208,7 +208,15 @@ class Connection {
     this.#parser.expectNext();
     this.socket.ref();
     exchange.events.connection(this.socket, this.socket.connecting);
-    if (!exchange.done) this.socket.write(exchange.requestHead, 'latin1');
+    if (exchange.done) return;
+    if (!exchange.reused) return void this.socket.write(exchange.requestHead, 'latin1');
+    // On a kept-alive connection, usually freed by the response just read: written after this turn's reads, not
+    // inside them. Written at once, a crawl at 5 connections and 50 ms spent 22.73–23.55 s against its server's
+    // 22.49–22.84 with node:http, and its requests reached the server later (bench/gaps: 2.0 s summed from write to
+    // arrival, against 0.65 s when the write waited); written here, 22.45–22.57 s.
+    setImmediate(() => {
+      if (this.exchange === exchange && !this.#closed) this.socket.write(exchange.requestHead, 'latin1');
+    });
   }
 
   /** For the body being read now only: a body that has ended no longer speaks for its connection. */
