@@ -3,6 +3,7 @@
 // of node:http's Agent, ClientRequest and IncomingMessage, with a fraction of their work: a crawl's process is
 // short, and their layers of streams and events ran mostly before V8 had optimised them (the README's performance
 // section: 2,154 fetches in a fresh process, 0.8 s of CPU through node:http, 0.3 s over a bare socket).
+import { channel } from 'node:diagnostics_channel';
 import { connect as connectTcp, isIP, type Socket } from 'node:net';
 import { lazyRequire } from './lazy.js';
 import { ResponseParser, type ResponseHead } from './http1-parser.js';
@@ -10,6 +11,16 @@ import { ResponseParser, type ResponseHead } from './http1-parser.js';
 export { ResponseParseError } from './http1-parser.js';
 
 const lazyTls = lazyRequire<typeof import('node:tls')>('node:tls');
+
+/**
+ * Each request's steps for bench/gaps (its client-log.cjs subscribes): 'created', 'sent' (with the socket), 'head'
+ * and 'ended', with the exchange they are of. Nothing is published without a subscriber.
+ */
+export const exchangeSteps = channel('sitemirror.http1.exchange');
+type Step = 'created' | 'sent' | 'head' | 'ended';
+function tell(step: Step, exchange: Exchange, socket?: Socket): void {
+  if (exchangeSteps.hasSubscribers) exchangeSteps.publish({ step, exchange, socket });
+}
 
 export interface PoolOptions {
   /** Connections at most to one origin; Infinity for no limit. */
@@ -153,6 +164,7 @@ export class Exchange {
     this.#pool = pool;
     this.requestHead = requestHead;
     this.events = events;
+    tell('created', this);
   }
 
   /** Ends the request wherever it is: dropped from the queue, or its connection closed (its body with it). */
@@ -209,14 +221,19 @@ class Connection {
     this.socket.ref();
     exchange.events.connection(this.socket, this.socket.connecting);
     if (exchange.done) return;
-    if (!exchange.reused) return void this.socket.write(exchange.requestHead, 'latin1');
+    if (!exchange.reused) return this.#write(exchange);
     // On a kept-alive connection, usually freed by the response just read: written after this turn's reads, not
     // inside them. Written at once, a crawl at 5 connections and 50 ms spent 22.73–23.55 s against its server's
     // 22.49–22.84 with node:http, and its requests reached the server later (bench/gaps: 2.0 s summed from write to
     // arrival, against 0.65 s when the write waited); written here, 22.45–22.57 s.
     setImmediate(() => {
-      if (this.exchange === exchange && !this.#closed) this.socket.write(exchange.requestHead, 'latin1');
+      if (this.exchange === exchange && !this.#closed) this.#write(exchange);
     });
+  }
+
+  #write(exchange: Exchange): void {
+    this.socket.write(exchange.requestHead, 'latin1');
+    tell('sent', exchange, this.socket);
   }
 
   /** For the body being read now only: a body that has ended no longer speaks for its connection. */
@@ -267,6 +284,7 @@ class Connection {
     this.#keepAlive = head.keepAlive;
     this.#body = new ResponseBody(this);
     exchange.done = true;
+    tell('head', exchange);
     exchange.events.response(head, this.#body);
   }
 
@@ -275,6 +293,7 @@ class Connection {
     this.#ended = false;
     const body = this.#body;
     this.#body = undefined;
+    if (this.exchange !== undefined) tell('ended', this.exchange);
     this.exchange = undefined;
     body?.finish();
     if (this.#closed) return;
