@@ -80,27 +80,19 @@ export class ResponseParser {
         case State.Head:
           at = this.#head(chunk, at);
           break;
-        case State.Sized: {
-          const take = Math.min(this.#remaining, chunk.length - at);
-          this.#remaining -= take;
-          this.#events.body(at === 0 && take === chunk.length ? chunk : chunk.subarray(at, at + take));
-          at += take;
+        case State.Sized:
+          at = this.#bodyBytes(chunk, at);
           if (this.#remaining === 0) this.#finishMessage();
           break;
-        }
         case State.ChunkSize:
         case State.ChunkEnd:
         case State.Trailers:
           at = this.#chunkLine(chunk, at);
           break;
-        case State.ChunkData: {
-          const take = Math.min(this.#remaining, chunk.length - at);
-          this.#remaining -= take;
-          this.#events.body(chunk.subarray(at, at + take));
-          at += take;
+        case State.ChunkData:
+          at = this.#bodyBytes(chunk, at);
           if (this.#remaining === 0) this.#state = State.ChunkEnd;
           break;
-        }
         case State.UntilClose:
           this.#events.body(at === 0 ? chunk : chunk.subarray(at));
           at = chunk.length;
@@ -114,6 +106,14 @@ export class ResponseParser {
   /** The connection ended: a body read until the close ends here (anything else unfinished was cut short). */
   finish(): void {
     if (this.#state === State.UntilClose) this.#finishMessage();
+  }
+
+  /** Tells the body's bytes in chunk from `at`, up to the #remaining of a length or a chunk; returns where they end. */
+  #bodyBytes(chunk: Buffer, at: number): number {
+    const take = Math.min(this.#remaining, chunk.length - at);
+    this.#remaining -= take;
+    this.#events.body(at === 0 && take === chunk.length ? chunk : chunk.subarray(at, at + take));
+    return at + take;
   }
 
   #finishMessage(): void {
