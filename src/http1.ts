@@ -8,15 +8,13 @@ import { connect as connectTcp, isIP, type Socket } from 'node:net';
 import { lazyRequire } from './lazy.js';
 import { ResponseParser, type ResponseHead } from './http1-parser.js';
 
-export { ResponseParseError } from './http1-parser.js';
-
 const lazyTls = lazyRequire<typeof import('node:tls')>('node:tls');
 
 /**
  * Each request's steps for bench/gaps (its client-log.cjs subscribes): 'created', 'sent' (with the socket), 'head'
  * and 'ended', with the exchange they are of. Nothing is published without a subscriber.
  */
-export const exchangeSteps = channel('sitemirror.http1.exchange');
+const exchangeSteps = channel('sitemirror.http1.exchange');
 type Step = 'created' | 'sent' | 'head' | 'ended';
 function tell(step: Step, exchange: Exchange, socket?: Socket): void {
   if (exchangeSteps.hasSubscribers) exchangeSteps.publish({ step, exchange, socket });
