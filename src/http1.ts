@@ -62,6 +62,8 @@ export class ResponseBody {
   #unreadBytes = 0;
   #reader: BodyReader | undefined;
   #paused = false;
+  /** The connection stopped reading for the unread bytes (not for the reader's pause). */
+  #heldUnread = false;
   #settled = false;
   readonly #connection: Connection;
 
@@ -111,7 +113,10 @@ export class ResponseBody {
     }
     this.#chunks.push(chunk);
     this.#unreadBytes += chunk.length;
-    if (this.#unreadBytes > UNREAD_LIMIT_BYTES) this.#connection.pauseReading(this);
+    if (this.#unreadBytes > UNREAD_LIMIT_BYTES && !this.#heldUnread) {
+      this.#heldUnread = true;
+      this.#connection.pauseReading(this);
+    }
   }
 
   /** From the connection. */
@@ -130,6 +135,10 @@ export class ResponseBody {
       this.#unreadBytes -= chunk.length;
       reader.data(chunk);
       if (this.#settled) return;
+    }
+    if (this.#heldUnread && !this.#paused) {
+      this.#heldUnread = false;
+      this.#connection.resumeReading(this);
     }
     if (this.#chunks.length > 0 || this.#paused) return;
     if (this.ended) {

@@ -297,6 +297,33 @@ describe('ConnectionPool', () => {
     }
   });
 
+  it('reads on once a late reader takes a body that piled up past the unread limit', async () => {
+    const big = Buffer.alloc(3 * 1024 * 1024, 'v');
+    const raw = await rawServer((socket) => socket.write(Buffer.concat([Buffer.from(`HTTP/1.1 200 OK\r\ncontent-length: ${big.length}\r\n\r\n`), big])));
+    const pool = new ConnectionPool({ connectionsPerOrigin: 1, checkCertificates: true });
+    try {
+      // A connection that never read on would leave the read hanging: it fails after 5 s instead.
+      let stall: NodeJS.Timeout | undefined;
+      const stalled = new Promise<never>((_resolve, reject) => (stall = setTimeout(() => reject(new Error('the body stopped being read')), 5000)));
+      const read = new Promise<number>((resolve, reject) => {
+        pool.get(new URL(`${raw.origin}/big`), {}, {
+          connection: () => undefined,
+          // The reader comes only after the body has had time to fill the unread buffer and stop the socket.
+          response: (_head, body) => setTimeout(() => {
+            let length = 0;
+            body.read({ data: (chunk) => (length += chunk.length), end: () => resolve(length), error: reject });
+          }, 200),
+          error: reject,
+        });
+      });
+      const bytes = await Promise.race([read, stalled]).finally(() => clearTimeout(stall));
+      assert.equal(bytes, big.length);
+    } finally {
+      pool.close();
+      raw.close();
+    }
+  });
+
   it('ends a request in flight and one still queued when the pool is closed', async () => {
     const raw = await rawServer(() => undefined); // never answers
     const pool = new ConnectionPool({ connectionsPerOrigin: 1, checkCertificates: true });
