@@ -401,16 +401,20 @@ export class ConnectionPool {
     this.#options = options;
   }
 
-  /** Sends GET url with headers (lower-case names; Host and Connection are added). Throws at a header that cannot be sent. */
+  /**
+   * Sends GET url with headers (lower-case names). Host is the URL's unless headers name one (as node:http did);
+   * Connection is always keep-alive. Throws at a header that cannot be sent.
+   */
   get(url: URL, headers: Record<string, string>, events: ExchangeEvents): Exchange {
     const target = `${url.pathname}${url.search}`;
     if (BAD_TARGET.test(target)) throw Object.assign(new TypeError(`the request target ${JSON.stringify(target)} holds characters that cannot be sent`), { code: 'ERR_UNESCAPED_CHARACTERS' });
-    let head = `GET ${target} HTTP/1.1\r\nhost: ${url.host}\r\n`;
+    let head = `GET ${target} HTTP/1.1\r\n`;
+    if (headers.host === undefined) head += `host: ${url.host}\r\n`;
     for (const name in headers) {
       const value = headers[name]!;
       if (!NAME.test(name)) throw Object.assign(new TypeError(`the header name ${JSON.stringify(name)} is not a token`), { code: 'ERR_INVALID_HTTP_TOKEN' });
-      if (BAD_VALUE.test(value)) throw Object.assign(new TypeError(`the value of header ${name} holds a line break or NUL`), { code: 'ERR_INVALID_CHAR' });
-      if (name === 'host' || name === 'connection') continue;
+      if (BAD_VALUE.test(value)) throw Object.assign(new TypeError(`the value of header ${name} holds a control character or one past Latin-1`), { code: 'ERR_INVALID_CHAR' });
+      if (name === 'connection') continue;
       head += `${name}: ${value}\r\n`;
     }
     head += 'connection: keep-alive\r\n\r\n';
