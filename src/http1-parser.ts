@@ -37,7 +37,8 @@ export interface ResponseEvents {
 /** At most this much status line and headers (node:http's default is 16 KiB; browsers take more). */
 export const MAX_HEAD_BYTES = 64 * 1024;
 const MAX_CHUNK_LINE_BYTES = 4096;
-const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+/** A header name (RFC 9110 §5.6.2), whether read here or sent by http1.ts. */
+export const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 // Field values: visible characters, obs-text, spaces and tabs (RFC 9110 §5.5); a bare CR or NUL is refused.
 const BAD_VALUE = /[\x00-\x08\x0a-\x1f\x7f]/;
 const STATUS_LINE = /^HTTP\/1\.([01]) ([0-9]{3})(?: [^\x00-\x08\x0a-\x1f\x7f]*)?$/;
