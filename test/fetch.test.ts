@@ -8,6 +8,7 @@ import { HttpFetcher, HttpResponseError, parseContentType, parseRetryAfter, with
 import { HttpStatusError, SitemirrorError } from '../src/errors.js';
 import { seedSiteHostnames } from '../src/scope.js';
 import { startServer, serve, redirect, type FixtureServer } from './support/server.js';
+import { startRawServer } from './support/raw-server.js';
 
 const OPTIONS: FetcherOptions = { userAgent: 'sitemirror-test/1', headers: {}, connectTimeoutMs: 1000, readTimeoutMs: 1000, maxRedirects: 10, maxBytes: Infinity };
 
@@ -388,29 +389,10 @@ describe('HttpFetcher', () => {
 
   describe('a body that arrives with its headers, in one write', () => {
     // A raw server, so headers and body leave in one write and the client reads them in one go: the body is then
-    // read before the fetch has looked at the status (fetch.ts, EarlyBody).
-    async function rawServer(answer: (socket: import('node:net').Socket, request: number) => void): Promise<{ origin: string; connections: () => number; close: () => void }> {
-      let connections = 0;
-      let requests = 0;
-      const server = createTcpServer((socket) => {
-        connections++;
-        let pending = '';
-        socket.on('data', (data) => {
-          pending += data.toString('latin1');
-          while (pending.includes('\r\n\r\n')) {
-            pending = pending.slice(pending.indexOf('\r\n\r\n') + 4);
-            answer(socket, ++requests);
-          }
-        });
-        socket.on('error', () => undefined);
-      }).listen(0, '127.0.0.1');
-      await once(server, 'listening');
-      return { origin: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, connections: () => connections, close: () => server.close() };
-    }
-
+    // read before the fetch has looked at the status (http1.ts's ResponseBody).
     it('keeps every byte and the connection for the next request', async () => {
       const bodies = [Buffer.alloc(48 * 1024, 'a'), Buffer.alloc(30 * 1024, 'b')];
-      const raw = await rawServer((socket, request) => {
+      const raw = await startRawServer((socket, request) => {
         const body = bodies[(request - 1) % 2]!;
         socket.write(Buffer.concat([Buffer.from(`HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\ncontent-length: ${body.length}\r\n\r\n`), body]));
       });
@@ -428,7 +410,7 @@ describe('HttpFetcher', () => {
     it('still stops a chunked body over maxBytes as TOO_LARGE', async () => {
       const chunk = Buffer.alloc(60 * 1024, 'c');
       const framed = (part: Buffer): Buffer => Buffer.concat([Buffer.from(`${part.length.toString(16)}\r\n`), part, Buffer.from('\r\n')]);
-      const raw = await rawServer((socket) => {
+      const raw = await startRawServer((socket) => {
         socket.write(Buffer.concat([Buffer.from('HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\ntransfer-encoding: chunked\r\n\r\n'), framed(chunk), framed(chunk), Buffer.from('0\r\n\r\n')]));
       });
       const client = new HttpFetcher({ ...OPTIONS, maxBytes: 100 * 1024 });
@@ -442,7 +424,7 @@ describe('HttpFetcher', () => {
     });
 
     it('reports a connection closed mid-body as NETWORK, retryable', async () => {
-      const raw = await rawServer((socket) => {
+      const raw = await startRawServer((socket) => {
         socket.end(Buffer.concat([Buffer.from('HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\ncontent-length: 1000\r\n\r\n'), Buffer.alloc(400, 'd')]));
       });
       const client = new HttpFetcher(OPTIONS);

@@ -1,13 +1,12 @@
 // The HTTP/1.1 response parser (pure, fed bytes split anywhere) and the connection pool against raw TCP servers.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { createServer as createTcpServer, type AddressInfo, type Socket } from 'node:net';
-import { once } from 'node:events';
 import fc from 'fast-check';
 import { ResponseParser, ResponseParseError, MAX_HEAD_BYTES, type ResponseHead } from '../src/http1-parser.js';
 import { ConnectionPool, type ResponseBody } from '../src/http1.js';
 import { HttpFetcher, type FetcherOptions } from '../src/fetch.js';
 import { SitemirrorError } from '../src/errors.js';
+import { startRawServer } from './support/raw-server.js';
 
 interface Parsed {
   heads: ResponseHead[];
@@ -170,51 +169,6 @@ describe('ResponseParser', () => {
   });
 });
 
-interface RawServer {
-  origin: string;
-  connections: () => number;
-  mostAtOnce: () => number;
-  close: () => void;
-}
-
-/** A TCP server that hands each complete request (by its blank line) to answer, with the request's number on its connection. */
-async function rawServer(answer: (socket: Socket, requestOnConnection: number, head: string) => void): Promise<RawServer> {
-  let connections = 0;
-  let open = 0;
-  let most = 0;
-  const sockets = new Set<Socket>();
-  const server = createTcpServer((socket) => {
-    connections++;
-    most = Math.max(most, ++open);
-    sockets.add(socket);
-    socket.once('close', () => {
-      open--;
-      sockets.delete(socket);
-    });
-    let pending = '';
-    let requests = 0;
-    socket.on('data', (chunk) => {
-      pending += chunk.toString('latin1');
-      while (pending.includes('\r\n\r\n')) {
-        const head = pending.slice(0, pending.indexOf('\r\n\r\n'));
-        pending = pending.slice(head.length + 4);
-        answer(socket, ++requests, head);
-      }
-    });
-    socket.on('error', () => undefined);
-  }).listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  return {
-    origin: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    connections: () => connections,
-    mostAtOnce: () => most,
-    close: () => {
-      for (const socket of sockets) socket.destroy();
-      server.close();
-    },
-  };
-}
-
 /** GET url through pool; resolves with the status and body text. */
 function get(pool: ConnectionPool, url: string, headers: Record<string, string> = {}): Promise<{ status: number; text: string }> {
   return new Promise((resolve, reject) => {
@@ -231,7 +185,7 @@ function get(pool: ConnectionPool, url: string, headers: Record<string, string> 
 
 describe('ConnectionPool', () => {
   it('holds at most the given connections to an origin, and answers queued requests in order', async () => {
-    const raw = await rawServer((socket, _n, head) => {
+    const raw = await startRawServer((socket, _n, head) => {
       const path = head.split(' ')[1]!;
       setTimeout(() => socket.write(`HTTP/1.1 200 OK\r\ncontent-length: ${path.length}\r\n\r\n${path}`), 15);
     });
@@ -251,7 +205,7 @@ describe('ConnectionPool', () => {
 
   it('sends Host, the given headers and keep-alive, and refuses a header that would split the request', async () => {
     const heads: string[] = [];
-    const raw = await rawServer((socket, _n, head) => {
+    const raw = await startRawServer((socket, _n, head) => {
       heads.push(head);
       socket.write('HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n');
     });
@@ -272,7 +226,7 @@ describe('ConnectionPool', () => {
   });
 
   it('sends a request once more on a new connection when its kept-alive one was closed before any answer', async () => {
-    const raw = await rawServer((socket, requestOnConnection) => {
+    const raw = await startRawServer((socket, requestOnConnection) => {
       // The second request on a connection finds it closing, as when a server's idle timeout meets a new request.
       if (requestOnConnection === 2) return socket.destroy();
       socket.write('HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok');
@@ -289,7 +243,7 @@ describe('ConnectionPool', () => {
   });
 
   it('closes a connection whose response said Connection: close, and opens another for the next request', async () => {
-    const raw = await rawServer((socket) => socket.write('HTTP/1.1 200 OK\r\nconnection: close\r\ncontent-length: 2\r\n\r\nok'));
+    const raw = await startRawServer((socket) => socket.write('HTTP/1.1 200 OK\r\nconnection: close\r\ncontent-length: 2\r\n\r\nok'));
     const pool = new ConnectionPool({ connectionsPerOrigin: 1, checkCertificates: true });
     try {
       for (let i = 0; i < 3; i++) assert.equal((await get(pool, `${raw.origin}/${i}`)).text, 'ok');
@@ -302,7 +256,7 @@ describe('ConnectionPool', () => {
 
   it('reads on once a late reader takes a body that piled up past the unread limit', async () => {
     const big = Buffer.alloc(3 * 1024 * 1024, 'v');
-    const raw = await rawServer((socket) => socket.write(Buffer.concat([Buffer.from(`HTTP/1.1 200 OK\r\ncontent-length: ${big.length}\r\n\r\n`), big])));
+    const raw = await startRawServer((socket) => socket.write(Buffer.concat([Buffer.from(`HTTP/1.1 200 OK\r\ncontent-length: ${big.length}\r\n\r\n`), big])));
     const pool = new ConnectionPool({ connectionsPerOrigin: 1, checkCertificates: true });
     try {
       // A connection that never read on would leave the read hanging: it fails after 5 s instead.
@@ -328,7 +282,7 @@ describe('ConnectionPool', () => {
   });
 
   it('ends a request in flight and one still queued when the pool is closed', async () => {
-    const raw = await rawServer(() => undefined); // never answers
+    const raw = await startRawServer(() => undefined); // never answers
     const pool = new ConnectionPool({ connectionsPerOrigin: 1, checkCertificates: true });
     try {
       const inFlight = get(pool, `${raw.origin}/a`);
@@ -346,7 +300,7 @@ describe('HttpFetcher over malformed responses', () => {
   const OPTIONS: FetcherOptions = { userAgent: 'sitemirror-test/1', headers: {}, connectTimeoutMs: 1000, readTimeoutMs: 1000, maxRedirects: 10, maxBytes: Infinity };
 
   it('fails a response with a bad Content-Length or chunk size as NETWORK, not retryable, and goes on with the next', async () => {
-    const raw = await rawServer((socket, _n, head) => {
+    const raw = await startRawServer((socket, _n, head) => {
       const path = head.split(' ')[1]!;
       if (path === '/bad-length') socket.write('HTTP/1.1 200 OK\r\ncontent-length: 1x\r\n\r\nabc');
       else if (path === '/bad-chunk') socket.write('HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\nnope\r\n');
