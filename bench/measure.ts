@@ -1,7 +1,8 @@
 // Running one tool under GNU time, and reading what it mirrored back into page indexes.
 import { spawn, spawnSync } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
 import { open, readdir, readFile, stat } from 'node:fs/promises';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 
 export interface Measurement {
   exitCode: number | null;
@@ -128,4 +129,91 @@ export async function rssOfTree(rootPid: number): Promise<number> {
   };
   await visit(rootPid);
   return total;
+}
+
+/**
+ * CPU of a process tree, by process kind, sampled from /proc while it runs. GNU time counts only the children each
+ * parent waited for, and Chromium's helpers mostly are not (about half of a render run's CPU went uncounted), so the
+ * render row and bench/render-cpu.ts read the tree itself. A process's last 100 ms before it exits can be missed.
+ */
+export class TreeCpu {
+  static readonly INTERVAL_MS = 100;
+  readonly #rootPid: number;
+  /** pid → its kind and its CPU at the last reading, in clock ticks. */
+  readonly #seen = new Map<number, { kind: string; ticks: number }>();
+  readonly #timer: NodeJS.Timeout;
+
+  constructor(rootPid: number) {
+    this.#rootPid = rootPid;
+    this.#timer = setInterval(() => this.sample(), TreeCpu.INTERVAL_MS);
+    this.sample();
+  }
+
+  /** Stops sampling (after a last reading) and returns seconds of user + system CPU by kind, largest first. */
+  stop(): { total: number; byKind: { kind: string; seconds: number; processes: number }[] } {
+    this.sample();
+    clearInterval(this.#timer);
+    const byKind = new Map<string, { kind: string; seconds: number; processes: number }>();
+    for (const { kind, ticks } of this.#seen.values()) {
+      const entry = byKind.get(kind) ?? { kind, seconds: 0, processes: 0 };
+      entry.seconds += ticks / CLOCK_TICKS_PER_SECOND;
+      entry.processes++;
+      byKind.set(kind, entry);
+    }
+    const kinds = [...byKind.values()].sort((a, b) => b.seconds - a.seconds);
+    return { total: kinds.reduce((sum, entry) => sum + entry.seconds, 0), byKind: kinds };
+  }
+
+  sample(): void {
+    const pending = [this.#rootPid];
+    for (let pid = pending.pop(); pid !== undefined; pid = pending.pop()) {
+      const ticks = cpuTicksOf(pid);
+      if (ticks === undefined) continue; // exited: its last reading stands
+      const known = this.#seen.get(pid) ?? { kind: '', ticks: 0 };
+      // Read each time: a process Chromium's zygote forks names itself (--type=renderer) after it starts; an exited
+      // one (a zombie until reaped) has no command line left, and keeps its kind.
+      known.kind = kindOf(pid) ?? (known.kind || 'unknown');
+      known.ticks = Math.max(known.ticks, ticks);
+      this.#seen.set(pid, known);
+      pending.push(...childrenOf(pid));
+    }
+  }
+}
+
+/** USER_HZ, 100 on Linux everywhere this runs. */
+const CLOCK_TICKS_PER_SECOND = 100;
+
+function cpuTicksOf(pid: number): number | undefined {
+  try {
+    const text = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
+    return Number(fields[11]) + Number(fields[12]);
+  } catch {
+    return undefined;
+  }
+}
+
+/** Children of every thread: Chromium starts its helpers from threads other than the main one. */
+function childrenOf(pid: number): number[] {
+  try {
+    return readdirSync(`/proc/${pid}/task`).flatMap((task) =>
+      readFileSync(`/proc/${pid}/task/${task}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number),
+    );
+  } catch {
+    return [];
+  }
+}
+
+/** Chromium's processes by their --type (the browser has none); any other by its program's name; undefined when gone. */
+function kindOf(pid: number): string | undefined {
+  try {
+    // Chromium rewrites its command line in place, its arguments joined by spaces rather than NULs.
+    const commandLine = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+    if (commandLine === '') return undefined;
+    const program = basename(commandLine.split(/[\0 ]/)[0]!);
+    if (/chrom/i.test(program)) return /[\0 ]--type=([a-z-]+)/.exec(commandLine)?.[1] ?? 'browser';
+    return program;
+  } catch {
+    return undefined;
+  }
 }
