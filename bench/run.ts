@@ -204,6 +204,7 @@ function renderBrowser(): string | undefined {
 }
 
 async function benchRender(url: string): Promise<void> {
+  if (!(RENDER_ROUNDS >= 1)) return; // --render-rounds 0: no render row
   const browser = renderBrowser();
   const out = join(values.work!, 'render');
   const browserArgs = browser === undefined ? [] : ['--browser', browser];
