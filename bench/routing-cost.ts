@@ -1,6 +1,6 @@
-// What answering a rendered page's requests costs, two ways, on the generator's pages: Playwright's routing (what
-// src/visit.ts does; it turns the browser's cache off) against a raw DevTools Fetch session per page, which leaves
-// Blink's memory cache on, so a stylesheet or image already handed to a renderer is not asked for again.
+// What answering a rendered page's requests costs, on the generator's pages and with nothing else done: Playwright's
+// routing (what src/visit.ts does; it turns the browser's cache off) against a raw DevTools Fetch session per page,
+// which leaves Blink's memory cache on, so some repeated stylesheets and images are not asked for again.
 //   node bench/generate-site.mjs --pages 1000 --port 8901 &
 //   node --import tsx bench/routing-cost.ts http://127.0.0.1:8901/ [playwright|cdp|none] [PAGES] [BROWSER]
 // Both modes answer every request from one in-memory copy of the site (fetched once), so only the routing differs.
