@@ -102,6 +102,14 @@ async function startSite(pages: number, latencyMs: number): Promise<{ url: strin
   return { url, process: child };
 }
 
+/** Stops the generator and waits for it, so its last line (requests served) comes before what the bench prints next. */
+async function stopSite(site: { process: ChildProcess }): Promise<void> {
+  if (site.process.exitCode !== null || site.process.signalCode !== null) return;
+  const exited = new Promise<void>((done) => site.process.once('exit', () => done()));
+  site.process.kill('SIGTERM');
+  await Promise.race([exited, new Promise<void>((done) => setTimeout(done, 5_000).unref())]);
+}
+
 function availableTools(): Tool[] {
   const wanted = values.tools?.split(',').map((name) => name.trim());
   const chosen = TOOLS.filter((tool) => !wanted || wanted.some((name) => tool.name.startsWith(name)));
@@ -193,7 +201,7 @@ async function benchLatency(tools: Tool[], latencyMs: number, results: Map<strin
     if (MEDIA > 0) printMedia([...results.values()]);
     else if (latencyMs === 0) await benchRender(site.url);
   } finally {
-    site.process.kill('SIGTERM');
+    await stopSite(site);
   }
 }
 
@@ -316,7 +324,7 @@ async function benchScale(): Promise<void> {
     );
   } finally {
     clearInterval(sampler);
-    site.process.kill('SIGTERM');
+    await stopSite(site);
     await rm(out, { recursive: true, force: true });
   }
 }
