@@ -39,8 +39,11 @@ export const MAX_HEAD_BYTES = 64 * 1024;
 const MAX_CHUNK_LINE_BYTES = 4096;
 /** A header name (RFC 9110 §5.6.2), whether read here or sent by http1.ts. */
 export const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
-// Field values: visible characters, obs-text, spaces and tabs (RFC 9110 §5.5); a bare CR or NUL is refused.
-const BAD_VALUE = /[\x00-\x08\x0a-\x1f\x7f]/;
+/**
+ * A character no field value may hold, read or sent: only visible characters, obs-text, spaces and tabs may (RFC 9110
+ * §5.5), so a bare CR or NUL is refused, and so is anything past Latin-1, which node:http refused to send too.
+ */
+export const BAD_FIELD_VALUE = /[^\t\x20-\x7e\x80-\xff]/;
 const STATUS_LINE = /^HTTP\/1\.([01]) ([0-9]{3})(?: [^\x00-\x08\x0a-\x1f\x7f]*)?$/;
 const CHUNK_SIZE = /^([0-9A-Fa-f]{1,13})[ \t]*(?:;.*)?$/;
 
@@ -172,7 +175,7 @@ export class ResponseParser {
         // obs-fold: a continuation of the previous value, read as one space (RFC 9112 §5.2).
         if (last === undefined) throw new ResponseParseError('HPE_INVALID_HEADER_TOKEN', 'a folded line before any header');
         const more = trimSpaces(line);
-        if (BAD_VALUE.test(more)) throw new ResponseParseError('HPE_INVALID_HEADER_TOKEN', `a control character in ${last}`);
+        if (BAD_FIELD_VALUE.test(more)) throw new ResponseParseError('HPE_INVALID_HEADER_TOKEN', `a control character in ${last}`);
         const known = headers[last]!;
         const join = (value: string): string => (value === '' ? more : `${value} ${more}`);
         if (typeof known === 'string') headers[last] = join(known);
@@ -183,7 +186,7 @@ export class ResponseParser {
       const name = colon > 0 ? line.slice(0, colon) : '';
       if (!TOKEN.test(name)) throw new ResponseParseError('HPE_INVALID_HEADER_TOKEN', `header line ${JSON.stringify(line.slice(0, 80))}`);
       const value = trimSpaces(line.slice(colon + 1));
-      if (BAD_VALUE.test(value)) throw new ResponseParseError('HPE_INVALID_HEADER_TOKEN', `a control character in ${name}`);
+      if (BAD_FIELD_VALUE.test(value)) throw new ResponseParseError('HPE_INVALID_HEADER_TOKEN', `a control character in ${name}`);
       last = name.toLowerCase();
       const known = headers[last];
       if (known === undefined) headers[last] = value;

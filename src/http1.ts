@@ -6,7 +6,7 @@
 import { channel } from 'node:diagnostics_channel';
 import { connect as connectTcp, isIP, type Socket } from 'node:net';
 import { lazyRequire } from './lazy.js';
-import { ResponseParser, TOKEN, type ResponseHead } from './http1-parser.js';
+import { BAD_FIELD_VALUE, ResponseParser, TOKEN, type ResponseHead } from './http1-parser.js';
 
 const lazyTls = lazyRequire<typeof import('node:tls')>('node:tls');
 
@@ -42,8 +42,6 @@ export interface BodyReader {
   error(error: Error): void;
 }
 
-// What node:http refuses in a header value too: control characters but tab, and anything past Latin-1.
-const BAD_VALUE = /[^\t\x20-\x7e\x80-\xff]/;
 const BAD_TARGET = /[^\x21-\x7e]/;
 
 /** Bytes a body holds for a reader that has not come yet before its connection stops reading. */
@@ -412,7 +410,7 @@ export class ConnectionPool {
     for (const name in headers) {
       const value = headers[name]!;
       if (!TOKEN.test(name)) throw Object.assign(new TypeError(`the header name ${JSON.stringify(name)} is not a token`), { code: 'ERR_INVALID_HTTP_TOKEN' });
-      if (BAD_VALUE.test(value)) throw Object.assign(new TypeError(`the value of header ${name} holds a control character or one past Latin-1`), { code: 'ERR_INVALID_CHAR' });
+      if (BAD_FIELD_VALUE.test(value)) throw Object.assign(new TypeError(`the value of header ${name} holds a control character or one past Latin-1`), { code: 'ERR_INVALID_CHAR' });
       if (name === 'connection') continue;
       head += `${name}: ${value}\r\n`;
     }
