@@ -113,22 +113,30 @@ export function aptInstall(packages: string[]): boolean {
   return result.status === 0;
 }
 
-/** Resident set of a process tree's node member, read from /proc (for the scale run's samples). */
-export async function rssOfTree(rootPid: number): Promise<number> {
-  let total = 0;
-  const visit = async (pid: number): Promise<void> => {
+/** Resident set of the largest process in a tree, read from /proc (for the scale run's samples). */
+export function rssOfTree(rootPid: number): number {
+  let largest = 0;
+  walkTree(rootPid, (pid) => {
     try {
-      const status = await readFile(`/proc/${pid}/status`, 'utf8');
-      const rss = /VmRSS:\s+(\d+)/.exec(status);
-      if (rss) total = Math.max(total, Number(rss[1]) / 1024);
-      const children = await readFile(`/proc/${pid}/task/${pid}/children`, 'utf8');
-      for (const child of children.trim().split(/\s+/).filter(Boolean)) await visit(Number(child));
+      const rss = /VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+      if (rss) largest = Math.max(largest, Number(rss[1]) / 1024);
+      return true;
     } catch {
-      // gone already
+      return false; // gone already
     }
-  };
-  await visit(rootPid);
-  return total;
+  });
+  return largest;
+}
+
+/**
+ * Visits rootPid and its descendants, each before its children; visit returns false to leave a process's children
+ * out (it is gone, or starts none).
+ */
+function walkTree(rootPid: number, visit: (pid: number) => boolean): void {
+  const pending = [rootPid];
+  for (let pid = pending.pop(); pid !== undefined; pid = pending.pop()) {
+    if (visit(pid)) pending.push(...childrenOf(pid));
+  }
 }
 
 /**
@@ -165,10 +173,9 @@ export class TreeCpu {
   }
 
   sample(): void {
-    const pending = [this.#rootPid];
-    for (let pid = pending.pop(); pid !== undefined; pid = pending.pop()) {
+    walkTree(this.#rootPid, (pid) => {
       const ticks = cpuTicksOf(pid);
-      if (ticks === undefined) continue; // exited: its last reading stands
+      if (ticks === undefined) return false; // exited: its last reading stands
       const known = this.#seen.get(pid) ?? { kind: '', ticks: 0 };
       // Read each time: a process Chromium's zygote forks names itself (--type=renderer) after it starts; an exited
       // one (a zombie until reaped) has no command line left, and keeps its kind.
@@ -176,9 +183,14 @@ export class TreeCpu {
       known.ticks = Math.max(known.ticks, ticks);
       this.#seen.set(pid, known);
       // Chromium's renderers and services start no processes; reading their threads' children costs the most here.
-      if (!LEAF_KINDS.has(known.kind)) pending.push(...childrenOf(pid));
-    }
+      return !LEAF_KINDS.has(known.kind);
+    });
   }
+}
+
+/** "renderer 48.6, node 24.6, …": seconds by kind, those under 0.05 s left out. */
+export function formatKinds(byKind: { kind: string; seconds: number }[]): string {
+  return byKind.filter(({ seconds }) => seconds >= 0.05).map(({ kind, seconds }) => `${kind} ${seconds.toFixed(1)}`).join(', ');
 }
 
 const LEAF_KINDS = new Set(['renderer', 'gpu-process', 'utility']);

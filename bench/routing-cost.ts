@@ -7,7 +7,8 @@
 // A third, `none`, routes nothing: the browser fetches from the generator with its own cache, Chromium's floor here.
 // Prints wall time, requests the handler answered, and CPU of the whole process tree by kind (bench/measure.ts).
 import { chromium, type Page } from 'playwright-core';
-import { TreeCpu } from './measure.js';
+import { LAUNCH_ARGS } from '../src/render.js';
+import { formatKinds, TreeCpu } from './measure.js';
 
 const [seed = 'http://127.0.0.1:8901/', mode = 'playwright', pagesText = '200', browserPath = '/usr/bin/chromium-headless-shell'] = process.argv.slice(2);
 if (!['playwright', 'cdp', 'none'].includes(mode)) throw new Error(`mode is playwright, cdp or none, not ${mode}`);
@@ -52,10 +53,9 @@ async function pageUrls(): Promise<string[]> {
 }
 
 const urls = await pageUrls();
-const args = ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
 const cpu = new TreeCpu(process.pid);
 const startedAt = performance.now();
-const browser = await chromium.launch({ executablePath: browserPath, headless: true, args });
+const browser = await chromium.launch({ executablePath: browserPath, headless: true, args: LAUNCH_ARGS });
 const context = await browser.newContext();
 let answered = 0;
 if (mode === 'none') context.on('request', () => answered++);
@@ -99,5 +99,5 @@ const wallS = (performance.now() - startedAt) / 1000;
 const { total, byKind } = cpu.stop();
 console.log(
   `${mode}: ${urls.length} pages in ${wallS.toFixed(1)} s (${(urls.length / wallS).toFixed(1)} pages/s), ${answered} requests answered, ` +
-    `CPU ${total.toFixed(1)} s (${byKind.filter(({ seconds }) => seconds >= 0.05).map(({ kind, seconds }) => `${kind} ${seconds.toFixed(1)}`).join(', ')})`,
+    `CPU ${total.toFixed(1)} s (${formatKinds(byKind)})`,
 );

@@ -17,7 +17,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { systemBrowserPaths } from '../src/browser.js';
-import { aptInstall, measure, readMirror, rssOfTree, TreeCpu, versionOf, type Measurement } from './measure.js';
+import { aptInstall, formatKinds, measure, readMirror, rssOfTree, TreeCpu, versionOf, type Measurement } from './measure.js';
 
 const ROOT = resolve(import.meta.dirname, '..');
 const BIN = join(ROOT, 'bin', 'sitemirror.js');
@@ -238,10 +238,10 @@ async function benchRender(url: string): Promise<void> {
     const cpuS = Math.max(measurement.cpuS, treeCpu?.total ?? 0);
     const run = { ...measurement, cpuS, pages: contents.pages.size, rate: contents.pages.size / measurement.wallS };
     runs.push(run);
-    const split = (treeCpu?.byKind ?? []).filter(({ seconds }) => seconds >= 0.05).map(({ kind, seconds }) => `${kind} ${seconds.toFixed(1)}`);
+    const split = formatKinds(treeCpu?.byKind ?? []);
     console.log(
       `render round ${round} (${label}): ${run.pages} pages in ${run.wallS.toFixed(2)} s = ${run.rate.toFixed(1)} pages/s, CPU ${cpuS.toFixed(2)} s` +
-        `${split.length > 0 ? ` (${split.join(', ')})` : ''}, peak RSS ${run.peakRssMb.toFixed(0)} MB (largest process)${run.exitCode === 0 ? '' : `, exit ${run.exitCode}`}`,
+        `${split === '' ? '' : ` (${split})`}, peak RSS ${run.peakRssMb.toFixed(0)} MB (largest process)${run.exitCode === 0 ? '' : `, exit ${run.exitCode}`}`,
     );
   }
   const rate = median(runs.map((run) => run.rate));
@@ -296,8 +296,8 @@ async function benchScale(): Promise<void> {
   let rootPid = 0;
   let tenthRss = 0;
   const marks: { at: number; rssMb: number }[] = [];
-  const sampler = setInterval(async () => {
-    if (rootPid) tenthRss = Math.max(tenthRss, await rssOfTree(rootPid));
+  const sampler = setInterval(() => {
+    if (rootPid) tenthRss = Math.max(tenthRss, rssOfTree(rootPid));
   }, 500);
   try {
     const measurement = await measure([process.execPath, BIN, 'crawl', site.url, '-o', out, '--json', '--render', 'never'], {
