@@ -35,4 +35,24 @@ describe('SQLite state: the links of a page', () => {
       db.close();
     }
   });
+
+  it('finds both kinds of unsettled link: an absolute one to a target now saved, and an expected path its target did not take', async () => {
+    const outputDir = tempDirSync('state-links-');
+    const state = await openState({ outputDir, purpose: 'crawl', seed: 'http://h.test/' });
+    const [first, second, third, queued, failing, done] = await Promise.all(['p1', 'p2', 'p3', 'queued', 'failing', 'done'].map(async (path) => (await state.enqueue(entry(path), Infinity)) as number));
+    await state.update(done!, { state: 'done', local_path: 'h.test/done.html' });
+    // p1 links to a target not yet saved, written as its origin URL (null); p2 assumes where a target will land.
+    await state.setLinks(first!, new Map([[queued!, null], [done!, 'h.test/done.html']]));
+    await state.setLinks(second!, new Map([[failing!, 'h.test/failing.html'], [done!, 'h.test/done.html']]));
+    await state.setLinks(third!, new Map([[done!, 'h.test/done.html']]));
+    // While a target is queued, a link to its origin URL holds and one to its expected file waits for it.
+    assert.deepEqual(await state.unsettledDocuments(), [second!]);
+    await state.update(queued!, { state: 'done', local_path: 'h.test/queued.html' });
+    await state.update(failing!, { state: 'failed', error_code: 'HTTP_STATUS' });
+    assert.deepEqual(await state.unsettledDocuments(), [first!, second!], 'p1 can now link the saved target; p2 linked a file the failure never wrote');
+    await state.setLinks(first!, new Map([[queued!, 'h.test/queued.html'], [done!, 'h.test/done.html']]));
+    await state.setLinks(second!, new Map([[failing!, null], [done!, 'h.test/done.html']]));
+    assert.deepEqual(await state.unsettledDocuments(), [], 'both pages rewritten against the final records');
+    await state.close();
+  });
 });
