@@ -3,6 +3,7 @@ import { setMaxListeners } from 'node:events';
 import { rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { optionDifference, parseStoredOptions, type CrawlOptions } from './config.js';
+import { preloadCssParser } from './css.js';
 import { isHtmlType, openDocument } from './documents.js';
 import { HttpStatusError, SitemirrorError, errorCodeOf, messageOf } from './errors.js';
 import { HttpFetcher, HttpResponseError, withRetries } from './fetch.js';
@@ -202,6 +203,8 @@ class Crawler {
       ? setTimeout(() => this.stopAtLimit(`the --max-time limit of ${this.options.maxRunMs / 1000}s was reached`), this.options.maxRunMs)
       : undefined;
     const workers = Array.from({ length: this.options.concurrency * WORKERS_PER_REQUEST }, () => this.work());
+    // Once the first requests are out, the CSS parser loads while their answers travel (see css.ts).
+    setImmediate(preloadCssParser);
     await Promise.all(workers);
     clearTimeout(deadline);
     signal?.removeEventListener('abort', onAbort);

@@ -1,11 +1,23 @@
 // Links in CSS: @import targets and url() values, found with postcss and postcss-value-parser (never regular
 // expressions), rewritten by splicing the original text so everything else stays byte for byte. Pure.
 import { isUtf8 } from 'node:buffer';
-import postcss, { type AtRule, type Declaration, type Root } from 'postcss';
-import safeParser from 'postcss-safe-parser';
-import valueParser, { type Node as ValueNode } from 'postcss-value-parser';
+import type { AtRule, Declaration, Root } from 'postcss';
+import type { Node as ValueNode } from 'postcss-value-parser';
 import { bomEncoding, decodeBytes, encodingForLabel } from './charset.js';
+import { lazyRequire } from './lazy.js';
 import { linkTarget, ReferenceList, rewrittenLink, spliceText, type LinkTarget, type TextSpan } from './reference.js';
+
+// postcss is about 30 ms of a crawl's start-up, which the crawl would spend before it could read robots.txt's answer;
+// it loads at its first use instead, or from preloadCssParser while the first requests are on their way.
+const postcss = lazyRequire<typeof import('postcss').default>('postcss');
+const safeParser = lazyRequire<typeof import('postcss-safe-parser')>('postcss-safe-parser');
+const valueParser = lazyRequire<typeof import('postcss-value-parser')>('postcss-value-parser');
+
+/** Loads the CSS parsers now: for a moment when the process would only wait for the network. */
+export function preloadCssParser(): void {
+  postcss();
+  valueParser();
+}
 import type { LinkResolver, Reference } from './types.js';
 
 export interface ParsedStylesheet {
@@ -123,9 +135,9 @@ function closingQuote(css: string, open: number): number {
 /** Broken CSS never throws: postcss-safe-parser recovers the way browsers do (unclosed blocks and strings). */
 function parseLeniently(cssText: string): Root {
   try {
-    return postcss.parse(cssText);
+    return postcss().parse(cssText);
   } catch {
-    return safeParser(cssText) as Root; // typed as any postcss parser; this one always builds a Root
+    return safeParser()(cssText) as Root; // typed as any postcss parser; this one always builds a Root
   }
 }
 
@@ -164,7 +176,7 @@ type AddUrl = (start: number, token: ValueNode, expected: 'css' | 'other') => vo
 
 /** url() anywhere in a value (image-set(), cross-fade(), @font-face src lists, …) and image-set()'s bare strings. */
 function collectValueUrls(value: string, start: number, addUrl: AddUrl): void {
-  valueParser(value).walk((node) => {
+  valueParser()(value).walk((node) => {
     if (node.type !== 'function') return undefined;
     const name = node.value.toLowerCase();
     if (name === 'url') {
@@ -180,7 +192,7 @@ function collectValueUrls(value: string, start: number, addUrl: AddUrl): void {
 
 /** `@import "x.css" …` or `@import url(x.css) …`: only the first token is the URL; the media, supports() and layer() text after it is left alone. */
 function collectImportUrl(params: string, start: number, addUrl: AddUrl): void {
-  const first = valueParser(params).nodes.find((node) => node.type !== 'space' && node.type !== 'comment');
+  const first = valueParser()(params).nodes.find((node) => node.type !== 'space' && node.type !== 'comment');
   if (first === undefined) return;
   if (first.type === 'string') addUrl(start, first, 'css');
   else if (first.type === 'function' && first.value.toLowerCase() === 'url' && first.unclosed !== true && first.nodes.length > 0) {
