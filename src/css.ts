@@ -6,6 +6,7 @@ import type { Node as ValueNode } from 'postcss-value-parser';
 import { bomEncoding, decodeBytes, encodingForLabel } from './charset.js';
 import { lazyRequire } from './lazy.js';
 import { linkTarget, ReferenceList, rewrittenLink, spliceText, type LinkTarget, type TextSpan } from './reference.js';
+import type { LinkResolver, Reference } from './types.js';
 
 // postcss is about 30 ms of a crawl's start-up, which the crawl would spend before it could read robots.txt's answer;
 // it loads at its first use instead, or from preloadCssParser while the first requests are on their way.
@@ -18,7 +19,6 @@ export function preloadCssParser(): void {
   postcss();
   valueParser();
 }
-import type { LinkResolver, Reference } from './types.js';
 
 export interface ParsedStylesheet {
   /** URLs the stylesheet needs: @import targets (expected 'css') and url() values (expected 'other'), resolved against baseUrl, all kind 'requisite', in order, duplicates removed. */
