@@ -1,5 +1,5 @@
 // Running one tool under GNU time, and reading what it mirrored back into page indexes.
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { open, readdir, readFile, stat } from 'node:fs/promises';
 import { basename, join } from 'node:path';
@@ -62,6 +62,31 @@ export function measure(command: string[], options: { cwd: string; timeoutS?: nu
       }
     });
   });
+}
+
+export interface Site {
+  url: string;
+  process: ChildProcess;
+}
+
+/** The generated site (bench/generate-site.mjs) in a process of its own, so its CPU is not charged to the crawler. */
+export async function startGenerator(pages: number, latencyMs: number, extra: string[] = []): Promise<Site> {
+  const child = spawn(process.execPath, [join(import.meta.dirname, 'generate-site.mjs'), '--pages', String(pages), '--latency', String(latencyMs), '--port', '0', ...extra], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const url = await new Promise<string>((done, fail) => {
+    child.stdout!.once('data', (chunk: Buffer) => done(/listening (\S+)/.exec(chunk.toString())![1]! + '/'));
+    child.once('exit', () => fail(new Error('the site generator exited')));
+  });
+  return { url, process: child };
+}
+
+/** Stops the generator and waits for it, so its last line (requests served) comes before what the bench prints next. */
+export async function stopGenerator(site: { process: ChildProcess }): Promise<void> {
+  if (site.process.exitCode !== null || site.process.signalCode !== null) return;
+  const exited = new Promise<void>((done) => site.process.once('exit', () => done()));
+  site.process.kill('SIGTERM');
+  await Promise.race([exited, new Promise<void>((done) => setTimeout(done, 5_000).unref())]);
 }
 
 // Each tool's bookkeeping, which is not part of the mirror.

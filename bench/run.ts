@@ -10,14 +10,14 @@
 // The site is served by bench/generate-site.mjs in its own process. Every tool is timed by GNU time (wall, user +
 // system CPU of the whole process tree, peak RSS). Each tool's mirror is mapped back to page indexes (a meta tag
 // the generator puts in every page), so the table says whether the tools mirrored the same pages.
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { systemBrowserPaths } from '../src/browser.js';
-import { aptInstall, formatKinds, measure, readMirror, rssOfTree, TreeCpu, versionOf, type Measurement } from './measure.js';
+import { aptInstall, formatKinds, measure, readMirror, rssOfTree, startGenerator, stopGenerator, TreeCpu, versionOf, type Measurement, type Site } from './measure.js';
 
 const ROOT = resolve(import.meta.dirname, '..');
 const BIN = join(ROOT, 'bin', 'sitemirror.js');
@@ -90,24 +90,8 @@ function median(numbers: number[]): number {
   return sorted.length % 2 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
 }
 
-async function startSite(pages: number, latencyMs: number): Promise<{ url: string; process: ChildProcess }> {
-  const media = MEDIA > 0 ? ['--media', String(MEDIA), '--media-mb', String(MEDIA_MB)] : [];
-  const child = spawn(process.execPath, [join(ROOT, 'bench', 'generate-site.mjs'), '--pages', String(pages), '--latency', String(latencyMs), '--port', '0', ...media], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  const url = await new Promise<string>((done, fail) => {
-    child.stdout!.once('data', (chunk: Buffer) => done(/listening (\S+)/.exec(chunk.toString())![1]! + '/'));
-    child.once('exit', () => fail(new Error('the site generator exited')));
-  });
-  return { url, process: child };
-}
-
-/** Stops the generator and waits for it, so its last line (requests served) comes before what the bench prints next. */
-async function stopSite(site: { process: ChildProcess }): Promise<void> {
-  if (site.process.exitCode !== null || site.process.signalCode !== null) return;
-  const exited = new Promise<void>((done) => site.process.once('exit', () => done()));
-  site.process.kill('SIGTERM');
-  await Promise.race([exited, new Promise<void>((done) => setTimeout(done, 5_000).unref())]);
+function startSite(pages: number, latencyMs: number): Promise<Site> {
+  return startGenerator(pages, latencyMs, MEDIA > 0 ? ['--media', String(MEDIA), '--media-mb', String(MEDIA_MB)] : []);
 }
 
 function availableTools(): Tool[] {
@@ -201,7 +185,7 @@ async function benchLatency(tools: Tool[], latencyMs: number, results: Map<strin
     if (MEDIA > 0) printMedia([...results.values()]);
     else if (latencyMs === 0) await benchRender(site.url);
   } finally {
-    await stopSite(site);
+    await stopGenerator(site);
   }
 }
 
@@ -324,7 +308,7 @@ async function benchScale(): Promise<void> {
     );
   } finally {
     clearInterval(sampler);
-    await stopSite(site);
+    await stopGenerator(site);
     await rm(out, { recursive: true, force: true });
   }
 }
