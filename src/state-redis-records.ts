@@ -19,11 +19,12 @@ export class RedisRecords {
     return raw === null ? undefined : (JSON.parse(raw) as UrlRecord);
   }
 
-  /** Every record, in id order. */
-  async all(): Promise<UrlRecord[]> {
-    const records: UrlRecord[] = [];
-    for await (const [, raw] of this.scan('rec')) records.push(JSON.parse(raw) as UrlRecord);
-    return records.sort((a, b) => a.id - b.id);
+  /**
+   * Every record, one at a time, in no set order. Whole-state reads keep only what they need of each: the records
+   * of a 100,000-page crawl (210,000 URLs) held at once took the process from 175 MB to 571 MB at the end of a run.
+   */
+  async *each(): AsyncGenerator<UrlRecord> {
+    for await (const [, raw] of this.scan('rec')) yield JSON.parse(raw) as UrlRecord;
   }
 
   private async *scan(key: string): AsyncGenerator<[string, string]> {
@@ -37,16 +38,15 @@ export class RedisRecords {
 
   /** As the SQLite backend's query: links whose assumed path is not where the target's record now says it lives. */
   async unsettledDocuments(): Promise<number[]> {
-    const records = new Map((await this.all()).map((record) => [record.id, record]));
+    // Where a link to each URL should now point: an id and a path per URL, not the whole record.
+    const pathNow = new Map<number, string | null>();
+    for await (const target of this.each()) {
+      pathNow.set(target.id, target.state === 'done' || target.state === 'redirected' ? target.local_path : target.state === 'removed' ? target.own_path : null);
+    }
     const unsettled: number[] = [];
     for await (const [from, raw] of this.scan('links')) {
       const links = JSON.parse(raw) as [number, string | null][];
-      const stale = links.some(([to, assumed]) => {
-        const target = records.get(to);
-        if (!target) return false;
-        const now = target.state === 'done' || target.state === 'redirected' ? target.local_path : target.state === 'removed' ? target.own_path : null;
-        return assumed !== now;
-      });
+      const stale = links.some(([to, assumed]) => pathNow.has(to) && assumed !== pathNow.get(to));
       if (stale) unsettled.push(Number(from));
     }
     return unsettled.sort((a, b) => a - b);
@@ -54,7 +54,7 @@ export class RedisRecords {
 
   async tally(): Promise<StateTally> {
     const tally: StateTally = { files: 0, bytes: 0, pages: 0, redirects: 0, skipped: {} };
-    for (const record of await this.all()) {
+    for await (const record of this.each()) {
       if (record.state === 'done') {
         tally.files++;
         tally.bytes += record.bytes ?? 0;
@@ -70,15 +70,17 @@ export class RedisRecords {
   }
 
   async sharedFiles(): Promise<{ ownerId: number; aliasId: number }[]> {
-    const records = await this.all();
-    const owners = new Map<string, UrlRecord[]>();
-    for (const record of records) {
-      if (record.state === 'done' && record.own_path !== null) owners.set(record.own_path, [...(owners.get(record.own_path) ?? []), record]);
+    // A file's path → the ids that own it; and the aliases, which name a file they do not own.
+    const owners = new Map<string, number[]>();
+    const aliases: { id: number; path: string }[] = [];
+    for await (const record of this.each()) {
+      if (record.state !== 'done') continue;
+      if (record.own_path !== null) owners.set(record.own_path, [...(owners.get(record.own_path) ?? []), record.id]);
+      else if (record.local_path !== null) aliases.push({ id: record.id, path: record.local_path });
     }
     const pairs: { ownerId: number; aliasId: number }[] = [];
-    for (const alias of records) {
-      if (alias.state !== 'done' || alias.own_path !== null || alias.local_path === null) continue;
-      for (const owner of owners.get(alias.local_path) ?? []) if (owner.id !== alias.id) pairs.push({ ownerId: owner.id, aliasId: alias.id });
+    for (const alias of aliases) {
+      for (const ownerId of owners.get(alias.path) ?? []) if (ownerId !== alias.id) pairs.push({ ownerId, aliasId: alias.id });
     }
     return pairs.sort((a, b) => a.ownerId - b.ownerId || a.aliasId - b.aliasId);
   }
@@ -96,9 +98,10 @@ export class RedisRecords {
     copy.del(`${this.prefix}previous`);
     copy.set(`${this.prefix}backup`, new Date().toISOString());
     await copy.exec();
-    for (const record of await this.all()) {
+    for await (const record of this.each()) {
       const previous = { state: record.state, sha256: record.sha256, own_path: record.own_path, local_path: record.local_path };
-      await this.redis.hset(`${this.prefix}previous`, String(record.id), JSON.stringify(previous));
+      // HSETNX: should the scan meet a record twice, the second time it is already queued; the first copy is the one.
+      await this.redis.hsetnx(`${this.prefix}previous`, String(record.id), JSON.stringify(previous));
       const known = ['done', 'failed', 'redirected', 'removed'].includes(record.state) || (record.state === 'skipped' && record.skip_reason === 'robots');
       if (known) await requeue(record.id, { state: 'queued' });
     }
@@ -113,8 +116,7 @@ export class RedisRecords {
     const previous = new Map<number, PreviousRecord & { local_path: string | null }>();
     for await (const [id, raw] of this.scan('previous')) previous.set(Number(id), JSON.parse(raw) as PreviousRecord & { local_path: string | null });
     const lists: ChangeLists = { added: [], changed: [], removed: [], unchanged: 0 };
-    const byUrl = [...(await this.all())].sort((a, b) => (a.url < b.url ? -1 : a.url > b.url ? 1 : 0));
-    for (const record of byUrl) {
+    for await (const record of this.each()) {
       const before = previous.get(record.id);
       const entry = { url: record.url, path: record.own_path ?? record.local_path ?? before?.own_path ?? null };
       if (record.state === 'done' && before?.state !== 'done') lists.added.push(entry);
@@ -122,6 +124,8 @@ export class RedisRecords {
       else if (record.state === 'removed' && before?.state === 'done') lists.removed.push(entry);
       else if (record.state === 'done' && before?.state === 'done') lists.unchanged++;
     }
+    const byUrl = (a: { url: string }, b: { url: string }): number => (a.url < b.url ? -1 : a.url > b.url ? 1 : 0);
+    for (const list of [lists.added, lists.changed, lists.removed]) list.sort(byUrl);
     return lists;
   }
 

@@ -286,7 +286,7 @@ export class RedisState implements CrawlState {
 
   async requeueTransientFailures(inScope: ScopeTest): Promise<number> {
     let requeued = 0;
-    for (const record of await this.records.all()) {
+    for await (const record of this.records.each()) {
       if (record.state !== 'failed' || !isTransient(record) || !inScope(record.url, record.kind)) continue;
       await this.update(record.id, { state: 'queued', error_code: null, error_message: null, http_status: null });
       requeued++;
@@ -340,17 +340,23 @@ export class RedisState implements CrawlState {
   }
 
   async redirectedRecords(): Promise<UrlRecord[]> {
-    return (await this.records.all()).filter((record) => record.state === 'redirected');
+    const redirected: UrlRecord[] = [];
+    for await (const record of this.records.each()) if (record.state === 'redirected') redirected.push(record);
+    return redirected.sort((a, b) => a.id - b.id);
   }
 
   async filesWritten(): Promise<UrlRecord[]> {
-    const written = (await this.records.all()).filter((record) => record.own_path !== null && record.file_sha256 !== null);
+    const written: UrlRecord[] = [];
+    for await (const record of this.records.each()) if (record.own_path !== null && record.file_sha256 !== null) written.push(record);
     return written.sort((a, b) => (a.own_path! < b.own_path! ? -1 : a.own_path! > b.own_path! ? 1 : 0));
   }
 
   async mirroredPages(): Promise<{ url: string; title: string | null }[]> {
-    const pages = (await this.records.all()).filter((record) => record.state === 'done' && isHtmlType(record.content_type ?? ''));
-    return pages.sort((a, b) => a.id - b.id).map((record) => ({ url: record.url, title: record.title }));
+    const pages: { id: number; url: string; title: string | null }[] = [];
+    for await (const record of this.records.each()) {
+      if (record.state === 'done' && isHtmlType(record.content_type ?? '')) pages.push({ id: record.id, url: record.url, title: record.title });
+    }
+    return pages.sort((a, b) => a.id - b.id).map(({ url, title }) => ({ url, title }));
   }
 
   hostGate(options: HostLimiterOptions): HostGate {
