@@ -3,6 +3,7 @@
 //   npm run bench                                   1,000 pages, 50 ms and 0 ms latency, 3 rounds
 //   npm run bench -- --pages 300 --rounds 1         a quick look
 //   npm run bench -- --scale --pages 100000         sitemirror alone on a big site: memory and pages/s per tenth
+//   npm run bench -- --scale --state redis://127.0.0.1:6379/0   the same with the state in Redis (its keys removed after)
 //   npm run bench -- --render-rounds 1              one render run instead of one per round
 //   npm run bench -- --media 12                     50 pages, 12 of them with a 50 MB video: memory with large files
 //   npm run bench -- --keep-node-ca-certs           with NODE_EXTRA_CA_CERTS left set (Node then reads it at every start)
@@ -12,10 +13,11 @@
 // the generator puts in every page), so the table says whether the tools mirrored the same pages.
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir, rm } from 'node:fs/promises';
+import { mkdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { Redis } from 'ioredis';
 import { systemBrowserPaths } from '../src/browser.js';
 import { aptInstall, formatKinds, measure, readMirror, rssOfTree, startGenerator, stopGenerator, TreeCpu, versionOf, type Measurement, type Site } from './measure.js';
 
@@ -36,6 +38,7 @@ const { values } = parseArgs({
     work: { type: 'string', default: join(tmpdir(), 'sitemirror-bench') },
     'no-build': { type: 'boolean', default: false },
     'keep-node-ca-certs': { type: 'boolean', default: false },
+    state: { type: 'string' },
   },
 });
 const MEDIA = Number(values.media);
@@ -273,7 +276,8 @@ async function benchScale(): Promise<void> {
   const out = join(values.work!, 'scale');
   await rm(out, { recursive: true, force: true });
   await mkdir(out, { recursive: true });
-  console.log(`\n## scale: ${PAGES} pages, 0 ms latency, sitemirror at its defaults (${site.url})`);
+  const state = values.state === undefined ? [] : ['--state', values.state];
+  console.log(`\n## scale: ${PAGES} pages, 0 ms latency, sitemirror at its defaults${values.state === undefined ? '' : `, state in ${values.state}`} (${site.url})`);
   const tenth = Math.ceil(PAGES / 10);
   const started = Date.now();
   let pages = 0;
@@ -284,7 +288,7 @@ async function benchScale(): Promise<void> {
     if (rootPid) tenthRss = Math.max(tenthRss, rssOfTree(rootPid));
   }, 500);
   try {
-    const measurement = await measure([process.execPath, BIN, 'crawl', site.url, '-o', out, '--json', '--render', 'never'], {
+    const measurement = await measure([process.execPath, BIN, 'crawl', site.url, '-o', out, '--json', '--render', 'never', ...state], {
       cwd: out,
       onStart: (pid) => (rootPid = pid),
       onLine: (line) => {
@@ -309,11 +313,30 @@ async function benchScale(): Promise<void> {
   } finally {
     clearInterval(sampler);
     await stopGenerator(site);
+    if (values.state !== undefined) await removeRedisState(values.state, out);
     await rm(out, { recursive: true, force: true });
   }
 }
 
+/** Deletes the scale run's keys: the prefix is in the mirror's state pointer (.sitemirror/state.json). */
+async function removeRedisState(stateUrl: string, out: string): Promise<void> {
+  const pointer = join(out, '.sitemirror', 'state.json');
+  if (!existsSync(pointer)) return;
+  const { prefix } = JSON.parse(await readFile(pointer, 'utf8')) as { prefix: string };
+  const redis = new Redis(stateUrl);
+  try {
+    let removed = 0;
+    for await (const keys of redis.scanStream({ match: `${prefix}*`, count: 1000 }) as AsyncIterable<string[]>) {
+      if (keys.length > 0) removed += await redis.unlink(...keys);
+    }
+    console.log(`removed the run's ${removed} keys from ${stateUrl}`);
+  } finally {
+    redis.disconnect();
+  }
+}
+
 async function main(): Promise<void> {
+  if (values.state !== undefined && !values.scale) throw new Error('--state is for the scale run: npm run bench -- --scale --state URL');
   if (!values['no-build']) {
     const build = spawnSync('npx', ['tsc', '-p', 'tsconfig.json'], { cwd: ROOT, stdio: 'inherit' });
     if (build.status !== 0) throw new Error('the build failed');
