@@ -12,7 +12,7 @@ import { RedisHostLimiter, type HostGate, type HostLimiterOptions } from './poli
 import { pathKey } from './state-sqlite.js';
 import { CLAIM, CLAIM_PATH, GET_BY_URL, INSERT, LOCK, NEXT, REAP, RELEASE, RENEW, UNLOCK, UPDATE } from './state-redis-scripts.js';
 import { RedisRecords } from './state-redis-records.js';
-import { STATE_POINTER, newUrlRecord, type ChangeLists, type CrawlState, type LinkTarget, type NewUrl, type PreviousRecord, type QueuedUrl, type ScopeTest, type StateLocation, type StateTally, type UrlRecord } from './state.js';
+import { STATE_POINTER, newUrlRecord, type ChangeLists, type CrawlState, type LinkTarget, type NewUrl, type PreviousRecord, type QueuedUrl, type ScopeTest, type StateLocation, type StateTally, type UrlRecord, type WrittenFile } from './state.js';
 import { STATE_DIR } from './store.js';
 import type { ReferenceKind, SkipReason } from './types.js';
 import { normalizeUrl } from './url.js';
@@ -345,10 +345,13 @@ export class RedisState implements CrawlState {
     return redirected.sort((a, b) => a.id - b.id);
   }
 
-  async filesWritten(): Promise<UrlRecord[]> {
-    const written: UrlRecord[] = [];
-    for await (const record of this.records.each()) if (record.own_path !== null && record.file_sha256 !== null) written.push(record);
-    return written.sort((a, b) => (a.own_path! < b.own_path! ? -1 : a.own_path! > b.own_path! ? 1 : 0));
+  async *filesWritten(): AsyncGenerator<WrittenFile> {
+    // Sorting needs them all, so only verify's fields of each are kept.
+    const written: WrittenFile[] = [];
+    for await (const { url, own_path, file_sha256, sha256, bytes, content_type } of this.records.each()) {
+      if (own_path !== null && file_sha256 !== null) written.push({ url, own_path, file_sha256, sha256, bytes, content_type });
+    }
+    yield* written.sort((a, b) => (a.own_path < b.own_path ? -1 : a.own_path > b.own_path ? 1 : 0));
   }
 
   async mirroredPages(): Promise<{ url: string; title: string | null }[]> {

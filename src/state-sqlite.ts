@@ -8,7 +8,7 @@ import { SitemirrorError } from './errors.js';
 import { isHtmlType } from './documents.js';
 import { acquireLock, type MirrorLock } from './lock.js';
 import { HostLimiter, type HostGate, type HostLimiterOptions } from './politeness.js';
-import { newUrlRecord, type ChangeLists, type CrawlState, type LinkTarget, type NewUrl, type PreviousRecord, type QueuedUrl, type ScopeTest, type StateLocation, type StateTally, type UrlRecord } from './state.js';
+import { newUrlRecord, type ChangeLists, type CrawlState, type LinkTarget, type NewUrl, type PreviousRecord, type QueuedUrl, type ScopeTest, type StateLocation, type StateTally, type UrlRecord, type WrittenFile } from './state.js';
 import { Lane } from './state-lane.js';
 import { RecordCache } from './state-record-cache.js';
 import { STATE_DIR } from './store.js';
@@ -616,9 +616,11 @@ export class SqliteState implements CrawlState {
     return this.db.prepare<[], UrlRecord>(`SELECT * FROM urls WHERE state = 'redirected' ORDER BY id`).all();
   }
 
-  async filesWritten(): Promise<UrlRecord[]> {
+  async *filesWritten(): AsyncGenerator<WrittenFile> {
     this.writeClaims();
-    return this.db.prepare<[], UrlRecord>(`SELECT * FROM urls WHERE own_path IS NOT NULL AND file_sha256 IS NOT NULL ORDER BY own_path`).all();
+    yield* this.db
+      .prepare<[], WrittenFile>(`SELECT url, own_path, file_sha256, sha256, bytes, content_type FROM urls WHERE own_path IS NOT NULL AND file_sha256 IS NOT NULL ORDER BY own_path`)
+      .iterate();
   }
 
   async mirroredPages(): Promise<{ url: string; title: string | null }[]> {

@@ -64,6 +64,9 @@ export interface NewUrl {
   expectedPath: string;
 }
 
+/** A file the mirror holds, with what verify needs to check it: only these fields, so a large mirror's are not all held at once. */
+export type WrittenFile = Pick<UrlRecord, 'url' | 'sha256' | 'bytes' | 'content_type'> & { own_path: string; file_sha256: string };
+
 /** The record a new URL starts with, before anything is known of it but how it was found (both backends store this). */
 export function newUrlRecord(entry: NewUrl, state: 'queued' | 'skipped', skipReason: SkipReason | null): Omit<UrlRecord, 'id'> {
   return {
@@ -189,8 +192,8 @@ export interface CrawlState {
   /** Pairs of a file's owner and an alias sharing it (same bytes), owners in id order. */
   sharedFiles(): Promise<{ ownerId: number; aliasId: number }[]>;
   redirectedRecords(): Promise<UrlRecord[]>;
-  /** Records that own a written file, ordered by path (what verify checks). */
-  filesWritten(): Promise<UrlRecord[]>;
+  /** The files written to the mirror, in path order, one at a time (what verify checks). */
+  filesWritten(): AsyncIterable<WrittenFile>;
   /** The HTML pages mirrored, in the order they were found (the WACZ's page list). */
   mirroredPages(): Promise<{ url: string; title: string | null }[]>;
   /** Per-host politeness for this state's workers: in-process, or held in the shared state across every worker. */

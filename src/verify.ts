@@ -34,15 +34,16 @@ export async function verifyMirror(outputDir: string, stateUrl?: string): Promis
   }
   const state = await openState({ outputDir: root, stateUrl, purpose: 'verify' });
   try {
-    const records = await state.filesWritten();
     const storedOptions = await state.getMeta('options');
     const options = storedOptions === undefined ? undefined : parseStoredOptions(storedOptions);
     const maxParseBytes = options?.maxParseBytes ?? DEFAULTS.maxParseBytes;
     const problems: VerifyProblem[] = [];
+    let filesChecked = 0;
     let linksChecked = 0;
     const filesFound = new Map<string, boolean>();
-    for (const record of records) {
-      const path = record.own_path!;
+    for await (const record of state.filesWritten()) {
+      filesChecked++;
+      const path = record.own_path;
       const bytes = await readFile(join(root, path)).catch(() => undefined);
       if (bytes === undefined) {
         problems.push({ kind: 'missing-file', path, detail: `the file for ${record.url} is missing` });
@@ -60,7 +61,7 @@ export async function verifyMirror(outputDir: string, stateUrl?: string): Promis
       }
     }
     const archive = await verifyArchive(root, options?.wacz ?? false, problems);
-    return { filesChecked: records.length, linksChecked, ...(archive ? { archive } : {}), problems };
+    return { filesChecked, linksChecked, ...(archive ? { archive } : {}), problems };
   } finally {
     await state.close();
   }
