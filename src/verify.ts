@@ -121,8 +121,17 @@ function isFileInside(root: string, relativePath: string, known: Map<string, boo
   const target = resolve(root, relativePath);
   let answer = known.get(target);
   if (answer === undefined) {
-    answer = target.startsWith(root + sep) && statSync(target, { throwIfNoEntry: false })?.isFile() === true;
+    answer = target.startsWith(root + sep) && isFile(target);
     known.set(target, answer);
   }
   return answer;
+}
+
+/** As existsSync would answer and then some: no file for any error (ENOENT, or ENOTDIR when a folder in the path is a file). */
+function isFile(path: string): boolean {
+  try {
+    return statSync(path).isFile();
+  } catch {
+    return false;
+  }
 }

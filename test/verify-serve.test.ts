@@ -50,6 +50,19 @@ describe('verify and serve', () => {
     assert.ok(report.problems.some((problem) => problem.kind === 'missing-file' && problem.path === `${server.hostFolder}/img/bg.png`));
   });
 
+  it('reports a link through a file (ENOTDIR) as broken rather than stopping', async () => {
+    const copy = await copyOfMirror();
+    // index.html is a file, so nothing can be found under index.html/.
+    await writeFile(join(copy, server.hostFolder, 'docs/guide.html'), '<img src="../index.html/x.png">');
+    const result = await runCli(['verify', '--json', copy]);
+    assert.equal(result.code, 1, result.stderr);
+    const report = JSON.parse(result.stdout) as { problems: { kind: string; path: string; detail: string }[] };
+    const broken = report.problems.filter((problem) => problem.kind === 'broken-link');
+    assert.deepEqual(broken.map((problem) => [problem.path, problem.detail]), [
+      [`${server.hostFolder}/docs/guide.html`, `${server.hostFolder}/index.html/x.png does not open a file in the mirror`],
+    ]);
+  });
+
   it('refuses a folder that is not a mirror', async () => {
     const result = await runCli(['verify', await tempDir()]);
     assert.equal(result.code, 2);
