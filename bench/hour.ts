@@ -16,7 +16,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { measure, startGenerator, stopGenerator, versionOf } from './measure.js';
+import { measure, median, sitemirrorCrawl, startGenerator, stopGenerator, versionOf, WGET_FLAGS } from './measure.js';
 
 const ROOT = resolve(import.meta.dirname, '..');
 const { values } = parseArgs({
@@ -41,15 +41,9 @@ if (BENCH_BELOW_MS !== undefined && WATCH_MINUTES === undefined) {
 }
 
 const tools: Record<string, (url: string, out: string) => string[]> = {
-  wget: (url, out) => ['wget', '-q', '--mirror', '--convert-links', '--page-requisites', '--adjust-extension', '-P', out, url],
-  sitemirror: (url, out) => [process.execPath, join(ROOT, 'bin', 'sitemirror.js'), 'crawl', url, '-o', out, '-q', '--render', 'never'],
+  wget: (url, out) => ['wget', ...WGET_FLAGS, '-P', out, url],
+  sitemirror: (url, out) => sitemirrorCrawl(url, out),
 };
-
-function median(numbers: number[]): number {
-  const sorted = [...numbers].sort((a, b) => a - b);
-  const middle = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
-}
 
 /** CPU ms per page of each tool, runs alternated; a tool that fails is an error, not a fast reading. */
 async function check(url: string, work: string): Promise<Record<string, number>> {

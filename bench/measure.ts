@@ -64,6 +64,20 @@ export function measure(command: string[], options: { cwd: string; timeoutS?: nu
   });
 }
 
+/** wget 1.x and wget2 as every comparison runs them: the mirror flags, quiet. */
+export const WGET_FLAGS = ['--mirror', '--convert-links', '--page-requisites', '--adjust-extension', '-q'];
+
+/** A sitemirror crawl as the comparisons run it: plain HTTP (as the peers fetch), quiet. */
+export function sitemirrorCrawl(url: string, out: string, extra: string[] = []): string[] {
+  return [process.execPath, join(import.meta.dirname, '..', 'bin', 'sitemirror.js'), 'crawl', url, '-o', out, '-q', '--render', 'never', ...extra];
+}
+
+export function median(numbers: number[]): number {
+  const sorted = [...numbers].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
+}
+
 export interface Site {
   url: string;
   process: ChildProcess;

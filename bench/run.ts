@@ -19,7 +19,7 @@ import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Redis } from 'ioredis';
 import { systemBrowserPaths } from '../src/browser.js';
-import { aptInstall, formatKinds, measure, readMirror, rssOfTree, startGenerator, stopGenerator, TreeCpu, versionOf, type Measurement, type Site } from './measure.js';
+import { aptInstall, formatKinds, measure, median, readMirror, rssOfTree, sitemirrorCrawl, startGenerator, stopGenerator, TreeCpu, versionOf, WGET_FLAGS, type Measurement, type Site } from './measure.js';
 
 const ROOT = resolve(import.meta.dirname, '..');
 const BIN = join(ROOT, 'bin', 'sitemirror.js');
@@ -59,8 +59,7 @@ interface Tool {
 }
 
 // Plain HTTP, as the peers fetch: render mode is measured on its own below.
-const sitemirror = (extra: string[]) => (url: string, out: string) => [process.execPath, BIN, 'crawl', url, '-o', out, '-q', '--render', 'never', ...extra];
-const WGET_FLAGS = ['--mirror', '--convert-links', '--page-requisites', '--adjust-extension', '-q'];
+const sitemirror = (extra: string[]) => (url: string, out: string) => sitemirrorCrawl(url, out, extra);
 const TOOLS: Tool[] = [
   { name: 'sitemirror', binary: process.execPath, command: sitemirror([]) },
   { name: 'sitemirror -c5', binary: process.execPath, command: sitemirror(['-c', '5', '--per-host', '5']) },
@@ -85,12 +84,6 @@ interface Row {
   files: number;
   bytes: number;
   missing: number[];
-}
-
-function median(numbers: number[]): number {
-  const sorted = [...numbers].sort((a, b) => a - b);
-  const middle = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
 }
 
 function startSite(pages: number, latencyMs: number): Promise<Site> {
