@@ -65,5 +65,34 @@ for (const [backend, stateUrlOf] of BACKENDS) {
       assert.equal((await state.getById(flaky))!.state, 'queued');
       assert.equal((await state.getById(gone))!.state, 'failed');
     });
+
+    it("reports an update's changes against the records as they were, across scan batches", async () => {
+      const state = await openState({ outputDir: tempDirSync('whole-changes-'), stateUrl: await stateUrlOf(), purpose: 'crawl', seed: SEED });
+      opened.push(state);
+      const page: number[] = [];
+      for (let i = 0; i < PAGES; i++) {
+        const path = `h.test/p${i}.html`;
+        const id = (await state.enqueue(entry(`p${i}`, path), Infinity)) as number;
+        await state.update(id, { state: 'done', content_type: 'text/html', sha256: `old${i}`, local_path: path, own_path: path });
+        page.push(id);
+      }
+      await state.beginUpdate();
+      // p1 came back with other bytes, p2 is gone, p3 failed this time; the rest came back the same; one page is new.
+      for (let i = 0; i < PAGES; i++) {
+        if (i === 2) await state.update(page[i]!, { state: 'removed', own_path: null, local_path: null });
+        else if (i === 3) await state.update(page[i]!, { state: 'failed', error_code: 'NETWORK' });
+        else await state.update(page[i]!, { state: 'done', sha256: i === 1 ? 'new1' : `old${i}` });
+      }
+      const added = (await state.enqueue(entry('fresh', 'h.test/fresh.html'), Infinity)) as number;
+      await state.update(added, { state: 'done', content_type: 'text/html', sha256: 'fresh', local_path: 'h.test/fresh.html', own_path: 'h.test/fresh.html' });
+
+      assert.deepEqual(await state.changes(), {
+        added: [{ url: `${SEED}fresh`, path: 'h.test/fresh.html' }],
+        changed: [{ url: `${SEED}p1`, path: 'h.test/p1.html' }],
+        removed: [{ url: `${SEED}p2`, path: 'h.test/p2.html' }],
+        unchanged: PAGES - 3,
+      });
+      await state.commitUpdate();
+    });
   });
 }
