@@ -73,9 +73,16 @@ for (const [backend, stateUrlOf] of BACKENDS) {
       for (let i = 0; i < PAGES; i++) {
         const path = `h.test/p${i}.html`;
         const id = (await state.enqueue(entry(`p${i}`, path), Infinity)) as number;
-        await state.update(id, { state: 'done', content_type: 'text/html', sha256: `old${i}`, local_path: path, own_path: path });
+        await state.update(id, { state: 'done', content_type: 'text/html', sha256: `old${i}`, file_sha256: `file${i}`, bytes: i, local_path: path, own_path: path });
         page.push(id);
       }
+      // What verify reads: every written file in path order, across more than one batch of records.
+      const written = [];
+      for await (const file of state.filesWritten()) written.push(file);
+      const inPathOrder = page.map((_, i) => `h.test/p${i}.html`).sort();
+      assert.deepEqual(written.map((file) => file.own_path), inPathOrder);
+      const i = Number(/p(\d+)/.exec(written[700]!.own_path)![1]);
+      assert.deepEqual(written[700], { url: `${SEED}p${i}`, own_path: `h.test/p${i}.html`, file_sha256: `file${i}`, sha256: `old${i}`, bytes: i, content_type: 'text/html' });
       await state.beginUpdate();
       // p1 came back with other bytes, p2 is gone, p3 failed this time; the rest came back the same; one page is new.
       for (let i = 0; i < PAGES; i++) {
