@@ -2,7 +2,7 @@
 // links are remembered, and a final pass rewrites the documents whose targets landed elsewhere, failed or were skipped.
 import { isHtmlType, openDocument } from './documents.js';
 import { disambiguate, localPathFor, preferredAlias, relativeHref } from './paths.js';
-import type { CrawlState, LinkTarget, UrlRecord } from './state.js';
+import { settledPath, type CrawlState, type LinkTarget, type UrlRecord } from './state.js';
 import type { MirrorStore } from './store.js';
 import type { LinkResolver } from './types.js';
 import { normalizeUrl, type QueryRules } from './url.js';
@@ -76,11 +76,9 @@ export class LinkSettler {
 
   /** Where a link to this record should point right now: its file, its expected file while it is queued, or nowhere. */
   private linkablePath(target: LinkTarget): string | null {
-    if (target.state === 'done' || target.state === 'redirected') return target.local_path;
-    if (target.state === 'removed') return target.own_path;
     // While settling, a URL still queued was not fetched in this run (it was stopped): link to the origin for now.
     if (target.state === 'queued') return this.settling ? null : (target.local_path ?? target.expected_path);
-    return null;
+    return settledPath(target);
   }
 
   /** The file for a URL: its own name, the name of an alias with identical bytes, or a disambiguated name. */

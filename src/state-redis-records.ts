@@ -1,7 +1,7 @@
 // Whole-crawl reads of the Redis state (summary, settlement, verify, change report) and the update's rollback copy.
 // These scan every record once, at the start or the end of a run; the hot path never does.
 import type { Redis } from 'ioredis';
-import type { ChangeLists, PreviousRecord, StateTally, UrlRecord } from './state.js';
+import { settledPath, type ChangeLists, type PreviousRecord, type StateTally, type UrlRecord } from './state.js';
 import type { SkipReason } from './types.js';
 
 const SCAN_BATCH = 1_000;
@@ -46,7 +46,7 @@ export class RedisRecords {
     // Where a link to each URL should now point: an id and a path per URL, not the whole record.
     const pathNow = new Map<number, string | null>();
     for await (const target of this.each()) {
-      pathNow.set(target.id, target.state === 'done' || target.state === 'redirected' ? target.local_path : target.state === 'removed' ? target.own_path : null);
+      pathNow.set(target.id, settledPath(target));
     }
     const unsettled: number[] = [];
     for await (const [from, raw] of this.scan('links')) {

@@ -85,7 +85,7 @@ CREATE TABLE IF NOT EXISTS runs (
  */
 const ASSUMED_EXPECTED_PATH = '';
 
-/** The path a link to the record t should hold now, as LinkSettler's linkablePath computes it for a settled record. */
+/** The path a link to the record t should hold now: state.ts's settledPath in SQL. */
 const LINKABLE_PATH = `(CASE WHEN t.state IN ('done', 'redirected') THEN t.local_path WHEN t.state = 'removed' THEN t.own_path END)`;
 
 /**

@@ -55,6 +55,16 @@ export interface UrlRecord {
 
 export type LinkTarget = Pick<UrlRecord, 'id' | 'state' | 'skip_reason' | 'local_path' | 'own_path' | 'expected_path'>;
 
+/**
+ * Where a link to a record points once its fate is known: the file it landed in (a redirect's, its target's), a
+ * removed URL's old file, else nowhere (the origin). The SQLite backend's settlement query says the same in SQL.
+ */
+export function settledPath(target: Pick<UrlRecord, 'state' | 'local_path' | 'own_path'>): string | null {
+  if (target.state === 'done' || target.state === 'redirected') return target.local_path;
+  if (target.state === 'removed') return target.own_path;
+  return null;
+}
+
 export interface NewUrl {
   url: string;
   kind: ReferenceKind;
