@@ -75,17 +75,20 @@ export class RedisRecords {
   }
 
   async sharedFiles(): Promise<{ ownerId: number; aliasId: number }[]> {
-    // A file's path → the ids that own it; and the aliases, which name a file they do not own.
-    const owners = new Map<string, number[]>();
+    // First the aliases, which name a file they do not own (few); then the owners of those files alone. Holding every
+    // file's owner instead (210,054 paths at 100,000 pages) left the heap ~100 MB larger for the reads that follow.
     const aliases: { id: number; path: string }[] = [];
     for await (const record of this.each()) {
-      if (record.state !== 'done') continue;
-      if (record.own_path !== null) owners.set(record.own_path, [...(owners.get(record.own_path) ?? []), record.id]);
-      else if (record.local_path !== null) aliases.push({ id: record.id, path: record.local_path });
+      if (record.state === 'done' && record.own_path === null && record.local_path !== null) aliases.push({ id: record.id, path: record.local_path });
+    }
+    if (aliases.length === 0) return [];
+    const owners = new Map<string, number[]>(aliases.map((alias) => [alias.path, []]));
+    for await (const record of this.each()) {
+      if (record.state === 'done' && record.own_path !== null) owners.get(record.own_path)?.push(record.id);
     }
     const pairs: { ownerId: number; aliasId: number }[] = [];
     for (const alias of aliases) {
-      for (const ownerId of owners.get(alias.path) ?? []) if (ownerId !== alias.id) pairs.push({ ownerId, aliasId: alias.id });
+      for (const ownerId of owners.get(alias.path)!) if (ownerId !== alias.id) pairs.push({ ownerId, aliasId: alias.id });
     }
     return pairs.sort((a, b) => a.ownerId - b.ownerId || a.aliasId - b.aliasId);
   }
@@ -103,12 +106,19 @@ export class RedisRecords {
     copy.del(`${this.prefix}previous`);
     copy.set(`${this.prefix}backup`, new Date().toISOString());
     await copy.exec();
-    for await (const record of this.each()) {
-      const previous = { state: record.state, sha256: record.sha256, own_path: record.own_path, local_path: record.local_path };
-      // HSETNX: should the scan meet a record twice, the second time it is already queued; the first copy is the one.
-      await this.redis.hsetnx(`${this.prefix}previous`, String(record.id), JSON.stringify(previous));
-      const known = ['done', 'failed', 'redirected', 'removed'].includes(record.state) || (record.state === 'skipped' && record.skip_reason === 'robots');
-      if (known) await requeue(record.id, { state: 'queued' });
+    // A scan batch's writes go out together and are awaited together: one round trip each, awaited in turn, took
+    // 94 s of a 100,000-page update (210,054 records).
+    for await (const flat of this.scanBatches('rec')) {
+      const writes: Promise<unknown>[] = [];
+      for (let i = 0; i < flat.length; i += 2) {
+        const record = JSON.parse(flat[i + 1]!) as UrlRecord;
+        const previous = { state: record.state, sha256: record.sha256, own_path: record.own_path, local_path: record.local_path };
+        // HSETNX: should the scan meet a record twice, the second time it is already queued; the first copy is the one.
+        writes.push(this.redis.hsetnx(`${this.prefix}previous`, String(record.id), JSON.stringify(previous)));
+        const known = ['done', 'failed', 'redirected', 'removed'].includes(record.state) || (record.state === 'skipped' && record.skip_reason === 'robots');
+        if (known) writes.push(requeue(record.id, { state: 'queued' }));
+      }
+      await Promise.all(writes);
     }
   }
 
