@@ -3,7 +3,7 @@
 // batch holds, so the Redis backend's one-record-at-a-time reads are checked across batches.
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { openState, type CrawlState, type NewUrl } from '../src/state.ts';
+import { openState, type CrawlState, type NewUrl, type WrittenFile } from '../src/state.ts';
 import { redisUrl } from './support/redis.ts';
 import { tempDirSync } from './support/cli.ts';
 
@@ -77,7 +77,7 @@ for (const [backend, stateUrlOf] of BACKENDS) {
         page.push(id);
       }
       // What verify reads: every written file in path order, across more than one batch of records.
-      const written = [];
+      const written: WrittenFile[] = [];
       for await (const file of state.filesWritten()) written.push(file);
       const inPathOrder = page.map((_, i) => `h.test/p${i}.html`).sort();
       assert.deepEqual(written.map((file) => file.own_path), inPathOrder);
