@@ -112,7 +112,7 @@ export class RedisRecords {
       const writes: Promise<unknown>[] = [];
       for (let i = 0; i < flat.length; i += 2) {
         const record = JSON.parse(flat[i + 1]!) as UrlRecord;
-        const previous = { state: record.state, sha256: record.sha256, own_path: record.own_path, local_path: record.local_path };
+        const previous: PreviousRecord = { state: record.state, sha256: record.sha256, own_path: record.own_path };
         // HSETNX: should the scan meet a record twice, the second time it is already queued; the first copy is the one.
         writes.push(this.redis.hsetnx(`${this.prefix}previous`, String(record.id), JSON.stringify(previous)));
         const known = ['done', 'failed', 'redirected', 'removed'].includes(record.state) || (record.state === 'skipped' && record.skip_reason === 'robots');

@@ -95,8 +95,8 @@ const LINKABLE_PATH = `(CASE WHEN t.state IN ('done', 'redirected') THEN t.local
  * lookup of a record's previous state was then a scan of the table, so an update's time grew with the square of the
  * mirror's size (10,000 pages: 55 s, 10–11 s keyed).
  */
-export const PREVIOUS_TABLE = `CREATE TABLE main.previous (id INTEGER PRIMARY KEY, state TEXT, sha256 TEXT, own_path TEXT, local_path TEXT);
-  INSERT INTO main.previous SELECT id, state, sha256, own_path, local_path FROM urls;`;
+export const PREVIOUS_TABLE = `CREATE TABLE main.previous (id INTEGER PRIMARY KEY, state TEXT, sha256 TEXT, own_path TEXT);
+  INSERT INTO main.previous SELECT id, state, sha256, own_path FROM urls;`;
 export const PREVIOUS_BY_ID = 'SELECT state, sha256, own_path FROM previous WHERE id = ?';
 
 /** Rows per INSERT of links: pages have 20–60; a bigger one takes several (SQLite binds at most 32,766 values). */
