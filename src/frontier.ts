@@ -98,21 +98,25 @@ export class Frontier {
   async offer(rawUrl: string, kind: ReferenceKind, expected: ExpectedType, parent: { id: number; depth: number } | null, claim = false): Promise<Admission> {
     const screened = this.screen(rawUrl, kind);
     if ('skipped' in screened) return screened;
-    return this.admit(screened, kind, expected, parent, claim);
+    // readBack: the record is read, so admit answers with an Admission.
+    return (await this.admit(screened, kind, expected, parent, { claim, knownAbsent: false, readBack: true }))!;
   }
 
-  /** offer's steps after the screen: the record, found, requeued, created or skipped. */
+  /**
+   * offer's steps after the screen: the record, found, requeued, created or skipped. `knownAbsent`: the caller has
+   * just read that the state has no record of the URL (offerAll), so it is not read again. Without `readBack` the
+   * record is not read after a change and nothing is returned (offerAll wants none: on Redis each is a round trip).
+   */
   private async admit(
     { url, scopeReason }: Screened,
     kind: ReferenceKind,
     expected: ExpectedType,
     parent: { id: number; depth: number } | null,
-    claim: boolean,
-    knownAbsent = false,
-  ): Promise<Admission> {
+    how: { claim: boolean; knownAbsent: boolean; readBack: boolean },
+  ): Promise<Admission | undefined> {
+    const { claim, knownAbsent, readBack } = how;
     const depth = parent === null ? 0 : kind === 'page' ? parent.depth + 1 : parent.depth;
 
-    // knownAbsent: the caller has just read that the state has no record of the URL (offerAll), so it is not read again.
     const existing = knownAbsent ? undefined : await this.state.get(url);
     let reason: SkipReason | null = scopeReason;
     if (reason === null && kind === 'page' && depth > this.limits.depth) reason = 'depth';
@@ -121,7 +125,7 @@ export class Frontier {
       if (reason === null && existing.state === 'skipped' && existing.skip_reason === 'depth') {
         await this.state.requeue(existing.id, depth, kind);
         this.added();
-        return { record: (await this.state.getById(existing.id))! };
+        return readBack ? { record: (await this.state.getById(existing.id))! } : undefined;
       }
       return { record: existing };
     }
@@ -137,7 +141,7 @@ export class Frontier {
       // The page limit is checked in the same step as the insert, so workers sharing a state never pass it together.
       const added = await this.state.enqueue(entry, this.limits.maxPages, claim);
       // Another worker recorded it since the caller looked: decide on that record, as if it had been read here.
-      if (added === undefined && knownAbsent) return this.admit({ url, scopeReason }, kind, expected, parent, claim);
+      if (added === undefined && knownAbsent) return this.admit({ url, scopeReason }, kind, expected, parent, { ...how, knownAbsent: false });
       if (added === 'max-pages') reason = 'max-pages';
       else if (added !== undefined && claim) {
         this.inFlight.add(added);
@@ -145,7 +149,7 @@ export class Frontier {
       } else if (added !== undefined) this.added();
     }
     if (reason !== null) await this.state.recordSkip(entry, reason);
-    return { record: (await this.state.get(url))! };
+    return readBack ? { record: (await this.state.get(url))! } : undefined;
   }
 
   /**
@@ -172,7 +176,7 @@ export class Frontier {
       if (record !== undefined && !(record.state === 'skipped' && record.skip_reason === 'depth')) continue;
       const knownAbsent = record === undefined && !admitted.has(screen.url);
       admitted.add(screen.url);
-      await this.admit(screen, reference.kind, reference.expected, parent, false, knownAbsent);
+      await this.admit(screen, reference.kind, reference.expected, parent, { claim: false, knownAbsent, readBack: false });
     }
   }
 
