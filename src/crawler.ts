@@ -470,7 +470,7 @@ class Crawler {
   }
 
   private async fetch(item: FrontierItem, record: UrlRecord): Promise<PageSource | undefined> {
-    const referer = record.found_from ? (await this.state.getById(record.found_from))?.url : undefined;
+    const referer = record.found_from ? await this.state.urlOf(record.found_from) : undefined;
     const headers = { ...(referer ? { referer } : {}), ...(this.updating ? conditionalHeaders(record) : {}) };
     try {
       const source = await withRetries(

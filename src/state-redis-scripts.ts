@@ -95,6 +95,26 @@ if not id then return false end
 return redis.call('HGET', P .. 'rec', id)
 `);
 
+/** ARGV: P, urls… Each URL's record JSON, or false for a URL the state does not know. */
+export const LINK_TARGETS = new LuaScript(`${COMMON}
+-- Two HMGETs rather than a call per URL (the caller sends at most a few thousand URLs: unpack's limit is 8,000).
+local ids = redis.call('HMGET', P .. 'ids', unpack(ARGV, 2))
+local known, at = {}, {}
+for i, id in ipairs(ids) do
+  if id then
+    known[#known + 1] = id
+    at[#known] = i
+  end
+end
+local found = {}
+for i = 1, #ids do found[i] = false end
+if #known > 0 then
+  local raws = redis.call('HMGET', P .. 'rec', unpack(known))
+  for k, raw in ipairs(raws) do found[at[k]] = raw end
+end
+return found
+`);
+
 /** ARGV: P, leaseMs, worker. Leases the first queued URL (requisites, then pages): its record JSON, or false. */
 export const NEXT = new LuaScript(`${COMMON}
 for _, kind in ipairs({'requisite', 'page'}) do

@@ -10,7 +10,7 @@ import { isHtmlType } from './documents.js';
 import { isAlive } from './lock.js';
 import { RedisHostLimiter, type HostGate, type HostLimiterOptions } from './politeness.js';
 import { pathKey } from './state-sqlite.js';
-import { CLAIM, CLAIM_PATH, GET_BY_URL, INSERT, LOCK, NEXT, REAP, RELEASE, RENEW, UNLOCK, UPDATE } from './state-redis-scripts.js';
+import { CLAIM, CLAIM_PATH, GET_BY_URL, INSERT, LINK_TARGETS, LOCK, NEXT, REAP, RELEASE, RENEW, UNLOCK, UPDATE } from './state-redis-scripts.js';
 import { RedisRecords } from './state-redis-records.js';
 import { STATE_POINTER, newUrlRecord, type ChangeLists, type CrawlState, type LinkTarget, type NewUrl, type PreviousRecord, type QueuedUrl, type ScopeTest, type StateLocation, type StateTally, type UrlRecord, type WrittenFile } from './state.js';
 import { STATE_DIR } from './store.js';
@@ -19,6 +19,10 @@ import { normalizeUrl } from './url.js';
 
 const DEFAULT_LEASE_MS = 30_000;
 const CONNECT_TIMEOUT_MS = 5_000;
+/** How many URLs by id a worker keeps for referers (about 100 bytes each). */
+const URLS_REMEMBERED = 32_768;
+/** URLs asked about in one linkTargets call to Redis. */
+const LINK_TARGETS_CHUNK = 2_000;
 
 /** A state URL as it may be shown and written down: without its password. */
 function withoutCredentials(stateUrl: string): string {
@@ -95,6 +99,14 @@ export class RedisState implements CrawlState {
   /** This process among the workers (leases and locks name it). */
   private readonly worker = `${hostname()}:${process.pid}:${randomBytes(4).toString('hex')}`;
   private readonly leased = new Set<number>();
+  /**
+   * The records of URLs this worker leased through next(), as it changed them since: while a worker holds a URL no
+   * other writes its record, so reading it again would be a round trip for nothing.
+   */
+  private readonly held = new Map<number, UrlRecord>();
+  /** URLs by id, for referers: an id's URL never changes. The most recent, in two generations. */
+  private recentUrls = new Map<number, string>();
+  private olderUrls = new Map<number, string>();
   private readonly renewal: NodeJS.Timeout;
   private readonly records: RedisRecords;
   private updateLock: (() => Promise<void>) | undefined;
@@ -184,20 +196,34 @@ export class RedisState implements CrawlState {
   }
 
   async getById(id: number): Promise<UrlRecord | undefined> {
-    return this.records.byId(id);
+    return this.held.get(id) ?? this.records.byId(id);
+  }
+
+  async urlOf(id: number): Promise<string | undefined> {
+    const url = this.recentUrls.get(id) ?? this.olderUrls.get(id) ?? (await this.records.byId(id))?.url;
+    if (url !== undefined) this.rememberUrl(id, url);
+    return url;
+  }
+
+  private rememberUrl(id: number, url: string): void {
+    if (this.recentUrls.size >= URLS_REMEMBERED / 2) {
+      this.olderUrls = this.recentUrls;
+      this.recentUrls = new Map();
+    }
+    this.recentUrls.set(id, url);
   }
 
   async linkTargets(urls: string[]): Promise<Map<string, LinkTarget>> {
     const targets = new Map<string, LinkTarget>();
-    if (urls.length === 0) return targets;
-    const ids = await this.redis.hmget(`${this.prefix}ids`, ...urls);
-    const known = urls.map((url, index) => [url, ids[index]] as const).filter((pair): pair is readonly [string, string] => pair[1] !== null);
-    if (known.length === 0) return targets;
-    const raws = await this.redis.hmget(`${this.prefix}rec`, ...known.map(([, id]) => id));
-    known.forEach(([url], index) => {
-      const raw = raws[index];
-      if (raw) targets.set(url, JSON.parse(raw) as UrlRecord);
-    });
+    // One round trip a chunk (a page's links are one); chunks keep a huge link list off the call stack.
+    for (let start = 0; start < urls.length; start += LINK_TARGETS_CHUNK) {
+      const chunk = urls.slice(start, start + LINK_TARGETS_CHUNK);
+      const raws = (await this.run(LINK_TARGETS, ...chunk)) as (string | null)[];
+      chunk.forEach((url, index) => {
+        const raw = raws[index];
+        if (raw) targets.set(url, JSON.parse(raw) as UrlRecord);
+      });
+    }
     return targets;
   }
 
@@ -221,6 +247,8 @@ export class RedisState implements CrawlState {
     if (raw === null) return undefined;
     const record = JSON.parse(raw) as UrlRecord;
     this.leased.add(record.id);
+    this.held.set(record.id, Object.freeze(record));
+    this.rememberUrl(record.id, record.url);
     return { id: record.id, url: record.url, kind: record.kind, depth: record.depth };
   }
 
@@ -232,6 +260,7 @@ export class RedisState implements CrawlState {
 
   async release(id: number): Promise<void> {
     this.leased.delete(id);
+    this.held.delete(id);
     await this.run(RELEASE, id, this.worker);
   }
 
@@ -244,11 +273,20 @@ export class RedisState implements CrawlState {
   }
 
   async update(id: number, fields: Partial<Omit<UrlRecord, 'id' | 'url'>>): Promise<void> {
-    if (Object.keys(fields).length > 0) await this.run(UPDATE, id, JSON.stringify(fields));
+    if (Object.keys(fields).length === 0) return;
+    const json = JSON.stringify(fields);
+    await this.run(UPDATE, id, json);
+    const held = this.held.get(id);
+    // As the script merges them: through JSON, so a field given as undefined is left alone there too.
+    if (held !== undefined) this.held.set(id, Object.freeze({ ...held, ...(JSON.parse(json) as typeof fields) }));
   }
 
   async claimPath(path: string, urlId: number, bodyHash: string | null): Promise<boolean> {
-    return Number(await this.run(CLAIM_PATH, pathKey(path), urlId, path, bodyHash ?? '')) === 1;
+    const owned = Number(await this.run(CLAIM_PATH, pathKey(path), urlId, path, bodyHash ?? '')) === 1;
+    const held = this.held.get(urlId);
+    // As the script records them with the path.
+    if (owned && (bodyHash ?? '') !== '' && held !== undefined) this.held.set(urlId, Object.freeze({ ...held, sha256: bodyHash, own_path: path }));
+    return owned;
   }
 
   async transferPath(path: string, urlId: number): Promise<void> {

@@ -335,6 +335,10 @@ export class SqliteState implements CrawlState {
     return this.recordById(id);
   }
 
+  async urlOf(id: number): Promise<string | undefined> {
+    return this.recordById(id)?.url;
+  }
+
   private recordByUrl(url: string): UrlRecord | undefined {
     const cached = this.records.get(url);
     if (cached !== undefined) return cached;

@@ -141,6 +141,8 @@ export interface CrawlState {
   setMetaIfAbsent(key: string, value: string): Promise<string | undefined>;
   get(url: string): Promise<UrlRecord | undefined>;
   getById(id: number): Promise<UrlRecord | undefined>;
+  /** The URL of a record (a referer): an id's URL never changes, so a backend may answer from memory. */
+  urlOf(id: number): Promise<string | undefined>;
   /** What rewriting a link needs to know of each target, for a document's links at once (absent URLs left out). */
   linkTargets(urls: string[]): Promise<Map<string, LinkTarget>>;
   /**
