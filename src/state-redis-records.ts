@@ -6,7 +6,7 @@ import type { SkipReason } from './types.js';
 
 const SCAN_BATCH = 1_000;
 /** The keys an update may change, copied aside when it begins and put back if it does not finish. */
-const UPDATED_KEYS = ['meta', 'rec', 'ids', 'urls', 'seq', 'q:page', 'q:requisite', 'paths', 'links', 'pages', 'runs', 'runseq'];
+const UPDATED_KEYS = ['meta', 'rec', 'tgt', 'ids', 'urls', 'seq', 'q:page', 'q:requisite', 'paths', 'links', 'pages', 'runs', 'runseq'];
 
 export class RedisRecords {
   constructor(

@@ -1,5 +1,6 @@
 // The atomic steps of the Redis state, as Lua scripts (Redis runs each one alone, so workers never interleave inside).
-// Every script takes the crawl's key prefix as ARGV[1]. Records are JSON strings in the hash P..'rec', by id.
+// Every script takes the crawl's key prefix as ARGV[1]. Records are JSON strings in the hash P..'rec', by id; what
+// a link to each needs (LinkTarget) is kept beside them in P..'tgt', so a page's link targets are small to send and read.
 import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
 
@@ -37,9 +38,13 @@ local function record(id)
   if not raw then return nil end
   return cjson.decode(raw)
 end
+local function json(v) if v == nil then return cjson.null end return v end
 local function store(r, before)
   if before ~= counted(r) then redis.call('INCRBY', P .. 'pages', counted(r) and 1 or -1) end
   redis.call('HSET', P .. 'rec', r.id, cjson.encode(r))
+  -- In the order linkTargetOf (state-redis.ts) reads them.
+  local target = {r.id, json(r.state), json(r.skip_reason), json(r.local_path), json(r.own_path), json(r.expected_path)}
+  redis.call('HSET', P .. 'tgt', r.id, cjson.encode(target))
 end
 local function enqueue(r)
   if redis.call('ZSCORE', P .. 'leases', r.id) == false then redis.call('ZADD', P .. 'q:' .. r.kind, score(r), r.id) end
@@ -95,9 +100,12 @@ if not id then return false end
 return redis.call('HGET', P .. 'rec', id)
 `);
 
-/** ARGV: P, urls… Each URL's record JSON, or false for a URL the state does not know. */
+/**
+ * ARGV: P, urls… For each URL its link target, a JSON array (as store() keeps it); the whole record JSON for a
+ * record not written since link targets were kept (a state from an older sitemirror); false for an unknown URL.
+ */
 export const LINK_TARGETS = new LuaScript(`${COMMON}
--- Two HMGETs rather than a call per URL (the caller sends at most a few thousand URLs: unpack's limit is 8,000).
+-- HMGETs rather than a call per URL (the caller sends at most a few thousand URLs: unpack's limit is 8,000).
 local ids = redis.call('HMGET', P .. 'ids', unpack(ARGV, 2))
 local known, at = {}, {}
 for i, id in ipairs(ids) do
@@ -109,8 +117,8 @@ end
 local found = {}
 for i = 1, #ids do found[i] = false end
 if #known > 0 then
-  local raws = redis.call('HMGET', P .. 'rec', unpack(known))
-  for k, raw in ipairs(raws) do found[at[k]] = raw end
+  local targets = redis.call('HMGET', P .. 'tgt', unpack(known))
+  for k, target in ipairs(targets) do found[at[k]] = target or redis.call('HGET', P .. 'rec', known[k]) end
 end
 return found
 `);

@@ -12,7 +12,7 @@ import { RedisHostLimiter, type HostGate, type HostLimiterOptions } from './poli
 import { pathKey } from './state-sqlite.js';
 import { CLAIM, CLAIM_PATH, GET_BY_URL, INSERT, LINK_TARGETS, LOCK, NEXT, REAP, RELEASE, RENEW, UNLOCK, UPDATE } from './state-redis-scripts.js';
 import { RedisRecords } from './state-redis-records.js';
-import { STATE_POINTER, newUrlRecord, type ChangeLists, type CrawlState, type LinkTarget, type NewUrl, type PreviousRecord, type QueuedUrl, type ScopeTest, type StateLocation, type StateTally, type UrlRecord, type WrittenFile } from './state.js';
+import { STATE_POINTER, newUrlRecord, type ChangeLists, type CrawlState, type LinkTarget, type NewUrl, type PreviousRecord, type QueuedUrl, type ScopeTest, type StateLocation, type StateTally, type UrlRecord, type UrlState, type WrittenFile } from './state.js';
 import { STATE_DIR } from './store.js';
 import type { ReferenceKind, SkipReason } from './types.js';
 import { normalizeUrl } from './url.js';
@@ -221,7 +221,7 @@ export class RedisState implements CrawlState {
       const raws = (await this.run(LINK_TARGETS, ...chunk)) as (string | null)[];
       chunk.forEach((url, index) => {
         const raw = raws[index];
-        if (raw) targets.set(url, JSON.parse(raw) as UrlRecord);
+        if (raw) targets.set(url, linkTargetOf(raw));
       });
     }
     return targets;
@@ -438,6 +438,16 @@ export class RedisState implements CrawlState {
       this.redis.disconnect();
     }
   }
+}
+
+/**
+ * A link target from LINK_TARGETS: the array the scripts keep in P..'tgt' (id, state, skip_reason, local_path,
+ * own_path, expected_path), or a whole record.
+ */
+function linkTargetOf(raw: string): LinkTarget {
+  if (!raw.startsWith('[')) return JSON.parse(raw) as UrlRecord;
+  const [id, state, skip_reason, local_path, own_path, expected_path] = JSON.parse(raw) as [number, UrlState, SkipReason | null, string | null, string | null, string];
+  return { id, state, skip_reason, local_path, own_path, expected_path };
 }
 
 function newRecordJson(entry: NewUrl, state: 'queued' | 'skipped', skipReason: SkipReason | null): string {

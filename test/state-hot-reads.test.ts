@@ -3,7 +3,10 @@
 // chunks; every answer must equal what a fresh connection reads from the state, on both backends.
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { openState, type CrawlState, type NewUrl, type UrlRecord } from '../src/state.ts';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Redis } from 'ioredis';
+import { STATE_POINTER, openState, type CrawlState, type NewUrl, type UrlRecord } from '../src/state.ts';
 import { redisUrl } from './support/redis.ts';
 import { tempDirSync } from './support/cli.ts';
 
@@ -97,6 +100,52 @@ for (const [backend, stateUrlOf] of BACKENDS) {
         await other.release(id);
         const seen = (await one.getById(id))!;
         assert.deepEqual([seen.state, seen.http_status, seen.error_code], ['done', 200, null]);
+      });
+
+      it('answers link targets from whole records where a state from an older sitemirror keeps no targets beside them', async () => {
+        const outputDir = tempDirSync('hot-reads-');
+        const location = { outputDir, stateUrl: await stateUrlOf(), purpose: 'crawl' as const, seed: SEED };
+        const state = await openState(location);
+        opened.push(state);
+        const ids = [];
+        for (const path of ['a', 'b', 'c']) ids.push((await state.enqueue(entry(path), Infinity)) as number);
+        await state.update(ids[1]!, { state: 'done', local_path: 'h.test/b.html', own_path: 'h.test/b.html' });
+        const urls = ['a', 'b', 'c', 'none'].map((path) => `${SEED}${path}`);
+        const kept = await state.linkTargets(urls);
+        // What an older sitemirror left: records alone.
+        const { prefix } = JSON.parse(readFileSync(join(outputDir, '.sitemirror', STATE_POINTER), 'utf8')) as { prefix: string };
+        const redis = new Redis(location.stateUrl!);
+        try {
+          assert.equal(await redis.del(`${prefix}tgt`), 1);
+        } finally {
+          redis.disconnect();
+        }
+        const fromRecords = await state.linkTargets(urls);
+        assert.equal(fromRecords.size, 3);
+        for (const url of urls.slice(0, 3)) {
+          const { id, state: urlState, skip_reason, local_path, own_path, expected_path } = fromRecords.get(url)!;
+          assert.deepEqual({ id, state: urlState, skip_reason, local_path, own_path, expected_path }, kept.get(url));
+        }
+        assert.equal(fromRecords.get(`${SEED}b`)?.local_path, 'h.test/b.html');
+      });
+
+      it('puts link targets back with the records when an update that died is rolled back', async () => {
+        const outputDir = tempDirSync('hot-reads-');
+        const stateUrl = await stateUrlOf();
+        const crawl = await openState({ outputDir, stateUrl, purpose: 'crawl', seed: SEED });
+        const id = (await crawl.enqueue(entry('page'), Infinity)) as number;
+        await crawl.update(id, { state: 'done', local_path: 'h.test/page.html', own_path: 'h.test/page.html' });
+        await crawl.close();
+        const update = await openState({ outputDir, stateUrl, purpose: 'update' });
+        await update.beginUpdate();
+        await update.update(id, { state: 'removed', local_path: null, own_path: null });
+        assert.equal((await update.linkTargets([`${SEED}page`])).get(`${SEED}page`)?.state, 'removed');
+        // The update dies: its lock lapses without a commit, and the next run rolls it back.
+        await update.close();
+        const next = await openState({ outputDir, stateUrl, purpose: 'crawl', seed: SEED });
+        opened.push(next);
+        const target = (await next.linkTargets([`${SEED}page`])).get(`${SEED}page`);
+        assert.deepEqual([target?.state, target?.local_path], ['done', 'h.test/page.html']);
       });
     }
   });
