@@ -20,13 +20,20 @@ function freePort(): Promise<number> {
   });
 }
 
-/** Whether a Redis answers PING on the port. */
-function answers(port: number): Promise<boolean> {
+/**
+ * Whether the Redis of this process id answers on the port. Another test file may have probed the same free port
+ * and started its server there first: ours then exits, and PING alone would be answered by theirs.
+ */
+function answers(port: number, pid: number | undefined): Promise<boolean> {
   return new Promise((done) => {
-    const socket = connect(port, '127.0.0.1', () => socket.write('PING\r\n'));
-    socket.once('data', (reply) => {
+    let reply = '';
+    const socket = connect(port, '127.0.0.1', () => socket.write('INFO server\r\n'));
+    socket.on('data', (chunk) => {
+      reply += chunk.toString();
+      const found = /process_id:(\d+)/.exec(reply);
+      if (found === null) return;
       socket.destroy();
-      done(reply.toString().startsWith('+PONG'));
+      done(Number(found[1]) === pid);
     });
     socket.once('error', () => done(false));
   });
@@ -37,28 +44,35 @@ async function launch(): Promise<string> {
     throw new Error(`redis-server is not installed (${SERVER}); the Redis state tests need it: apt-get install redis-server (or set SITEMIRROR_TEST_REDIS_URL)`);
   }
   const dir = mkdtempSync(join(tmpdir(), 'sitemirror-redis-'));
-  const port = await freePort();
   const log = join(dir, 'redis.log');
-  // No pipes to it and unref'd: the test process ends when its tests do, and takes the server with it.
-  const child: ChildProcess = spawn(SERVER, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, '--logfile', log], {
-    stdio: 'ignore',
-  });
-  child.unref();
-  let exited: number | null | undefined;
-  child.once('exit', (code) => (exited = code));
+  const children: ChildProcess[] = [];
   // At exit, not in an after() hook: the first test to ask would scope the hook to itself.
   process.once('exit', () => {
-    child.kill('SIGTERM');
+    for (const child of children) child.kill('SIGTERM');
     rmSync(dir, { recursive: true, force: true });
   });
-  for (let attempt = 0; !(await answers(port)); attempt++) {
-    if (exited !== undefined || attempt > 100) {
-      const output = existsSync(log) ? readFileSync(log, 'utf8') : '';
-      throw new Error(`redis-server did not start on port ${port}:\n${output}`);
+  // A free port can be taken between the probe and the server's start (by another test file's server): try another.
+  for (let tries = 1; ; tries++) {
+    const port = await freePort();
+    // No pipes to it and unref'd: the test process ends when its tests do, and takes the server with it.
+    const child: ChildProcess = spawn(SERVER, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, '--logfile', log], {
+      stdio: 'ignore',
+    });
+    child.unref();
+    children.push(child);
+    let exited: number | null | undefined;
+    child.once('exit', (code) => (exited = code));
+    for (let attempt = 0; ; attempt++) {
+      if (await answers(port, child.pid)) return `redis://127.0.0.1:${port}`;
+      if (exited !== undefined || attempt > 100) break;
+      await new Promise((resolve) => setTimeout(resolve, 50));
     }
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    child.kill('SIGTERM');
+    if (tries === 5) {
+      const output = existsSync(log) ? readFileSync(log, 'utf8') : '';
+      throw new Error(`redis-server did not start (last on port ${port}):\n${output}`);
+    }
   }
-  return `redis://127.0.0.1:${port}`;
 }
 
 /**
