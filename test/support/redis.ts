@@ -31,10 +31,14 @@ function answers(port: number, pid: number | undefined): Promise<boolean> {
     socket.on('data', (chunk) => {
       reply += chunk.toString();
       const found = /process_id:(\d+)/.exec(reply);
-      if (found === null) return;
+      // An error reply, or something other than a Redis, is not ours either.
+      if (found === null && !reply.startsWith('-') && reply.length < 65_536) return;
       socket.destroy();
-      done(Number(found[1]) === pid);
+      done(found !== null && Number(found[1]) === pid);
     });
+    // Whatever else listens there may say nothing: a reply is due at once.
+    socket.setTimeout(1_000, () => socket.destroy());
+    socket.once('close', () => done(false));
     socket.once('error', () => done(false));
   });
 }
