@@ -1,4 +1,5 @@
 // The SQLite backend's memory of recently used URL records: a bounded, write-through cache in front of the table.
+import { Generations } from './generations.js';
 import type { UrlRecord } from './state.js';
 
 /**
@@ -13,32 +14,24 @@ export const RECORD_CACHE_CAPACITY = 16_384;
  * made by a statement over many rows clears the cache. A record handed out is never changed afterwards (changes
  * replace it with a new object), so a caller holding one keeps a consistent snapshot, as with a row from SQLite.
  *
- * Least recently used out first, by generations: records go into the recent generation; when it is full it becomes
- * the older one and the older one is dropped, and a record read from the older one moves back to the recent. A hit
- * is one map look-up: an exact order (a delete and a set on every hit) cost more than the SELECT it saved.
+ * Least recently used out first, by generations (generations.ts).
  */
 export class RecordCache {
-  private recent = new Map<string, UrlRecord>();
-  private older = new Map<string, UrlRecord>();
+  private readonly records: Generations<string, UrlRecord>;
   private readonly urlById = new Map<number, string>();
-  private readonly generationSize: number;
 
   constructor(capacity = RECORD_CACHE_CAPACITY) {
-    this.generationSize = Math.max(1, Math.floor(capacity / 2));
+    this.records = new Generations(Math.max(1, Math.floor(capacity / 2)), (dropped) => {
+      for (const record of dropped.values()) this.urlById.delete(record.id);
+    });
   }
 
   get size(): number {
-    return this.recent.size + this.older.size;
+    return this.records.size;
   }
 
   get(url: string): UrlRecord | undefined {
-    const record = this.recent.get(url);
-    if (record !== undefined) return record;
-    const old = this.older.get(url);
-    if (old === undefined) return undefined;
-    this.older.delete(url);
-    this.keep(old);
-    return old;
+    return this.records.get(url);
   }
 
   getById(id: number): UrlRecord | undefined {
@@ -49,8 +42,7 @@ export class RecordCache {
   put(record: UrlRecord): UrlRecord {
     // Frozen: a caller that changed a record it was handed would change what every later reader sees.
     Object.freeze(record);
-    this.older.delete(record.url);
-    this.keep(record);
+    this.records.set(record.url, record);
     this.urlById.set(record.id, record.url);
     return record;
   }
@@ -58,25 +50,11 @@ export class RecordCache {
   /** Applies an UPDATE of one row, if that row is cached. */
   patch(id: number, fields: Partial<UrlRecord>): void {
     const url = this.urlById.get(id);
-    if (url === undefined) return;
-    const generation = this.recent.has(url) ? this.recent : this.older;
-    const current = generation.get(url);
-    if (current !== undefined) generation.set(url, Object.freeze({ ...current, ...fields }));
+    if (url !== undefined) this.records.replace(url, (current) => Object.freeze({ ...current, ...fields }));
   }
 
   clear(): void {
-    this.recent.clear();
-    this.older.clear();
+    this.records.clear();
     this.urlById.clear();
-  }
-
-  /** Into the recent generation; a full one becomes the older, and the older one's records leave the cache. */
-  private keep(record: UrlRecord): void {
-    if (this.recent.size >= this.generationSize && !this.recent.has(record.url)) {
-      for (const dropped of this.older.values()) this.urlById.delete(dropped.id);
-      this.older = this.recent;
-      this.recent = new Map();
-    }
-    this.recent.set(record.url, record);
   }
 }

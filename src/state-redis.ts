@@ -11,6 +11,7 @@ import { isAlive } from './lock.js';
 import { RedisHostLimiter, type HostGate, type HostLimiterOptions } from './politeness.js';
 import { pathKey } from './state-sqlite.js';
 import { CLAIM, CLAIM_PATH, GET_BY_URL, INSERT, LINK_TARGETS, LOCK, NEXT, REAP, RELEASE, RENEW, UNLOCK, UPDATE } from './state-redis-scripts.js';
+import { Generations } from './generations.js';
 import { RedisRecords } from './state-redis-records.js';
 import { STATE_POINTER, newUrlRecord, type ChangeLists, type CrawlState, type LinkTarget, type NewUrl, type PreviousRecord, type QueuedUrl, type ScopeTest, type StateLocation, type StateTally, type UrlRecord, type UrlState, type WrittenFile } from './state.js';
 import { STATE_DIR } from './store.js';
@@ -104,9 +105,8 @@ export class RedisState implements CrawlState {
    * other writes its record, so reading it again would be a round trip for nothing.
    */
   private readonly held = new Map<number, UrlRecord>();
-  /** URLs by id, for referers: an id's URL never changes. The most recent, in two generations. */
-  private recentUrls = new Map<number, string>();
-  private olderUrls = new Map<number, string>();
+  /** URLs by id, for referers: an id's URL never changes. */
+  private readonly urls = new Generations<number, string>(URLS_REMEMBERED / 2);
   private readonly renewal: NodeJS.Timeout;
   private readonly records: RedisRecords;
   private updateLock: (() => Promise<void>) | undefined;
@@ -200,17 +200,11 @@ export class RedisState implements CrawlState {
   }
 
   async urlOf(id: number): Promise<string | undefined> {
-    const url = this.recentUrls.get(id) ?? this.olderUrls.get(id) ?? (await this.records.byId(id))?.url;
-    if (url !== undefined) this.rememberUrl(id, url);
+    const known = this.urls.get(id);
+    if (known !== undefined) return known;
+    const url = (await this.records.byId(id))?.url;
+    if (url !== undefined) this.urls.set(id, url);
     return url;
-  }
-
-  private rememberUrl(id: number, url: string): void {
-    if (this.recentUrls.size >= URLS_REMEMBERED / 2) {
-      this.olderUrls = this.recentUrls;
-      this.recentUrls = new Map();
-    }
-    this.recentUrls.set(id, url);
   }
 
   async linkTargets(urls: string[]): Promise<Map<string, LinkTarget>> {
@@ -248,7 +242,7 @@ export class RedisState implements CrawlState {
     const record = JSON.parse(raw) as UrlRecord;
     this.leased.add(record.id);
     this.held.set(record.id, Object.freeze(record));
-    this.rememberUrl(record.id, record.url);
+    this.urls.set(record.id, record.url);
     return { id: record.id, url: record.url, kind: record.kind, depth: record.depth };
   }
 
