@@ -48,12 +48,20 @@ export const INSTRUMENT = `(() => {
     return listen.call(this, type, ...rest);
   };
   // The page's own requests, counted as it makes them: under load the browser reports them to the crawler late.
+  // Only those that go to the network: the browser never reports a data: URL or a URL that does not parse.
   let requestsStarted = 0;
   window[Symbol.for('sitemirror.requestsStarted')] = () => requestsStarted;
+  const toNetwork = (url) => { try { return /^https?:$/.test(new URL(url, document.baseURI).protocol); } catch { return false; } };
   const nativeFetch = window.fetch;
-  window.fetch = function (...args) { requestsStarted++; return nativeFetch.apply(this, args); };
+  window.fetch = function (input, ...rest) {
+    if (toNetwork(input instanceof Request ? input.url : String(input))) requestsStarted++;
+    return nativeFetch.call(this, input, ...rest);
+  };
+  const openedUrls = new WeakMap();
+  const nativeOpen = XMLHttpRequest.prototype.open;
+  XMLHttpRequest.prototype.open = function (method, url, ...rest) { openedUrls.set(this, String(url)); return nativeOpen.call(this, method, url, ...rest); };
   const nativeSend = XMLHttpRequest.prototype.send;
-  XMLHttpRequest.prototype.send = function (...args) { requestsStarted++; return nativeSend.apply(this, args); };
+  XMLHttpRequest.prototype.send = function (...args) { if (toNetwork(openedUrls.get(this))) requestsStarted++; return nativeSend.apply(this, args); };
   const nativeSetTimeout = window.setTimeout;
   const nativeClearTimeout = window.clearTimeout;
   const pending = new Set();
@@ -101,15 +109,16 @@ export const INSTRUMENT = `(() => {
 })()`;
 /**
  * Whether the page had short timeouts or intervals pending: if so, resolves once they all ran or were cleared, at
- * most `maxMs` later. A timer that ran may have started a request, so the caller watches the network again.
+ * most `maxMs` later (0: does not wait). A timer that ran may have started a request, so the caller watches the
+ * network again; `requestsStarted` (fetch and XMLHttpRequest sends so far) tells it which requests to expect.
  */
-export const TIMERS_SETTLED = (maxMs: number) => `(() => {
+export const TIMERS_SETTLED = (maxMs: number) => `(async () => {
   const timers = ${TIMERS};
-  if (!timers || timers.pending() === 0) return false;
-  return new Promise((done) => {
+  const timersRan = Boolean(timers && timers.pending() > 0 && ${maxMs} > 0) && await new Promise((done) => {
     timers.whenSettled(() => done(true));
     timers.setTimeout(() => done(true), ${maxMs});
   });
+  return { timersRan, requestsStarted: ${REQUESTS_STARTED} };
 })()`;
 export const LOADED = `document.readyState === 'complete' || new Promise((done) => addEventListener('load', () => done(true), { once: true }))`;
 export const PAGE_HEIGHT = '(document.scrollingElement || document.documentElement).scrollHeight';

@@ -14,9 +14,13 @@ export class NetworkActivity {
   private released = false;
   /** Requests started or ended so far: a change of this number means the network did something. */
   changes = 0;
+  /** fetch() and XMLHttpRequest requests of the page's own document reported so far. */
+  scriptRequests = 0;
 
-  started(request: object): void {
+  /** `byScript`: a fetch() or XMLHttpRequest of the page's own document (not of a frame in it). */
+  started(request: object, byScript = false): void {
     this.inFlight.set(request, performance.now());
+    if (byScript) this.scriptRequests++;
     this.changed();
   }
 
@@ -56,6 +60,17 @@ export class NetworkActivity {
       const nextCheck = open.length === 0 ? quietSince + quietMs : Math.min(...open) + LONG_REQUEST_MS;
       await this.nextChange(Math.max(1, Math.min(giveUpAt, nextCheck) - now));
     }
+  }
+
+  /** True once `count` script requests were reported (see started); false when maxMs passed first. */
+  async waitForScriptRequests(count: number, maxMs: number): Promise<boolean> {
+    const giveUpAt = performance.now() + maxMs;
+    while (this.scriptRequests < count) {
+      const now = performance.now();
+      if (now >= giveUpAt || this.released) return false;
+      await this.nextChange(giveUpAt - now);
+    }
+    return true;
   }
 
   /** How long no request has started or ended, in ms. */

@@ -32,6 +32,8 @@ const QUIET_MAX_MS = 5_000;
 const SCROLL_QUIET_MS = 250;
 const SCROLL_QUIET_MAX_MS = 2_000;
 const REQUEST_NOTICE_MS = 50;
+/** How long a request the page counted (see INSTRUMENT) may take to be reported before the snapshot goes without it. */
+const UNREPORTED_REQUEST_MAX_MS = 1_000;
 const IMAGE_WAIT_MAX_MS = 1_500;
 /** Bodies still arriving this long after the snapshot are left out. */
 const CAPTURE_GRACE_MS = 2_000;
@@ -87,7 +89,7 @@ class Visit {
 
   async run(): Promise<RenderedPage> {
     const { page } = this;
-    const onRequest = (request: Request) => this.network.started(request);
+    const onRequest = (request: Request) => this.network.started(request, isScriptRequest(request, page));
     const onDone = (request: Request) => this.network.finished(request);
     const onFailed = (request: Request) => {
       this.network.finished(request);
@@ -156,17 +158,27 @@ class Visit {
   /**
    * Waits after load until the network is quiet: SETTLE_QUIET_MS without a request when the page has no short timeout
    * pending, else until its timeouts ran and the network is quiet again, or QUIET_MS without a request (Puppeteer's
-   * networkidle, which this never outlasts), at most QUIET_MAX_MS.
+   * networkidle, which this outlasts only for a request the page made that the browser has not reported yet), at
+   * most QUIET_MAX_MS.
    */
   private async settle(): Promise<void> {
     const giveUpAt = performance.now() + Math.min(QUIET_MAX_MS, this.remaining());
     let since = 0;
+    let awaited = 0;
     for (;;) {
       if (!(await this.step(this.network.waitForQuiet(SETTLE_QUIET_MS, giveUpAt - performance.now(), since)))) return;
       const quietMs = this.network.quietForMs();
-      if (quietMs >= QUIET_MS) return;
       const changes = this.network.changes;
-      const timersRan = await this.step(this.page.evaluate(TIMERS_SETTLED(Math.ceil(QUIET_MS - quietMs))) as Promise<boolean>);
+      const { timersRan, requestsStarted } = await this.step(this.page.evaluate(TIMERS_SETTLED(Math.max(0, Math.ceil(QUIET_MS - quietMs)))) as Promise<{ timersRan: boolean; requestsStarted: number }>);
+      // Requests the page made that the browser has not reported yet (late on a busy machine): waited for once each,
+      // briefly, since one the browser never sends (a bad URL, a data: URL) is never reported.
+      if (requestsStarted > this.network.scriptRequests && requestsStarted > awaited) {
+        awaited = requestsStarted;
+        await this.step(this.network.waitForScriptRequests(requestsStarted, Math.min(UNREPORTED_REQUEST_MAX_MS, giveUpAt - performance.now())));
+        since = performance.now();
+        continue;
+      }
+      if (quietMs >= QUIET_MS) return;
       if (!timersRan && this.network.changes === changes) return;
       // A timer that just ran may have started a request the browser has not reported yet.
       since = performance.now();
@@ -383,4 +395,15 @@ function isCapturedStatus(status: number): boolean {
 
 function withoutWireHeaders(headers: Record<string, string>): Record<string, string> {
   return Object.fromEntries(Object.entries(headers).filter(([name]) => !WIRE_HEADERS.has(name)));
+}
+
+/** A fetch() or XMLHttpRequest of the page's own document: those INSTRUMENT counts in the page. */
+function isScriptRequest(request: Request, page: Page): boolean {
+  const type = request.resourceType();
+  if (type !== 'fetch' && type !== 'xhr') return false;
+  try {
+    return request.frame() === page.mainFrame();
+  } catch {
+    return false; // a service worker's request has no frame
+  }
 }
