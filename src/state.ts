@@ -238,8 +238,26 @@ export function recordedStateUrl(outputDir: string): string | undefined {
   return (JSON.parse(readFileSync(file, 'utf8')) as { url: string }).url;
 }
 
+/**
+ * The layout of the crawl state this sitemirror reads and writes, kept in the state's meta as `state-format`. Raise it
+ * when older code would misread what this code writes: older code then refuses the state rather than spoil it (as a
+ * Redis worker from before the link-target hash would write records whose targets newer workers read stale).
+ */
+export const STATE_FORMAT = 1;
+
 /** Opens the state of a mirror on the backend its URL names (or the one the mirror folder records). */
 export async function openState(location: StateLocation): Promise<CrawlState> {
+  const state = await openBackend(location);
+  try {
+    await checkFormat(state, location.purpose);
+  } catch (error) {
+    await state.close();
+    throw error;
+  }
+  return state;
+}
+
+async function openBackend(location: StateLocation): Promise<CrawlState> {
   const stateUrl = location.stateUrl ?? recordedStateUrl(location.outputDir);
   if (stateUrl === undefined) {
     const { openSqliteState } = await import('./state-sqlite.js');
@@ -250,6 +268,16 @@ export async function openState(location: StateLocation): Promise<CrawlState> {
   }
   const { openRedisState } = await import('./state-redis.js');
   return openRedisState({ ...location, stateUrl });
+}
+
+/** Refuses a state a newer sitemirror wrote; marks one this sitemirror writes (verify only reads, so marks nothing). */
+async function checkFormat(state: CrawlState, purpose: StateLocation['purpose']): Promise<void> {
+  const raw = await state.getMeta('state-format');
+  const stored = raw === undefined ? 0 : Number(raw);
+  if (!Number.isInteger(stored) || stored > STATE_FORMAT) {
+    throw new SitemirrorError('STATE', `the crawl state at ${state.location} was written by a newer sitemirror (state format ${raw}, this one reads up to ${STATE_FORMAT}): use that version or a later one`);
+  }
+  if (stored < STATE_FORMAT && purpose !== 'verify') await state.setMeta('state-format', String(STATE_FORMAT));
 }
 
 /** The options JSON a mirror folder was made with; throws a USAGE error when the folder holds no mirror. */
