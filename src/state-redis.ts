@@ -13,7 +13,7 @@ import { pathKey } from './state-sqlite.js';
 import { CLAIM, CLAIM_PATH, GET_BY_URL, INSERT, LINK_TARGETS, LOCK, NEXT, REAP, RELEASE, RENEW, UNLOCK, UPDATE } from './state-redis-scripts.js';
 import { Generations } from './generations.js';
 import { RedisRecords } from './state-redis-records.js';
-import { STATE_POINTER, newUrlRecord, type ChangeLists, type CrawlState, type LinkTarget, type NewUrl, type PreviousRecord, type QueuedUrl, type ScopeTest, type StateLocation, type StateTally, type UrlRecord, type UrlState, type WrittenFile } from './state.js';
+import { STATE_POINTER, checkStateFormat, newUrlRecord, type ChangeLists, type CrawlState, type LinkTarget, type NewUrl, type PreviousRecord, type QueuedUrl, type ScopeTest, type StateLocation, type StateTally, type UrlRecord, type UrlState, type WrittenFile } from './state.js';
 import { STATE_DIR } from './store.js';
 import type { ReferenceKind, SkipReason } from './types.js';
 import { normalizeUrl } from './url.js';
@@ -125,6 +125,7 @@ export class RedisState implements CrawlState {
 
   /** An update works alone on the state; a crawl refuses to join while one runs. A dead update is rolled back. */
   async start(purpose: StateLocation['purpose']): Promise<void> {
+    await checkStateFormat(this, purpose);
     if (purpose === 'update') {
       const lock = await this.hold('update');
       if (!lock) throw new SitemirrorError('LOCKED', `another sitemirror update is using the crawl state at ${this.location}`);

@@ -8,7 +8,7 @@ import { SitemirrorError } from './errors.js';
 import { isHtmlType } from './documents.js';
 import { acquireLock, type MirrorLock } from './lock.js';
 import { HostLimiter, type HostGate, type HostLimiterOptions } from './politeness.js';
-import { newUrlRecord, type ChangeLists, type CrawlState, type LinkTarget, type NewUrl, type PreviousRecord, type QueuedUrl, type ScopeTest, type StateLocation, type StateTally, type UrlRecord, type WrittenFile } from './state.js';
+import { checkStateFormat, newUrlRecord, type ChangeLists, type CrawlState, type LinkTarget, type NewUrl, type PreviousRecord, type QueuedUrl, type ScopeTest, type StateLocation, type StateTally, type UrlRecord, type WrittenFile } from './state.js';
 import { Lane } from './state-lane.js';
 import { RecordCache } from './state-record-cache.js';
 import { STATE_DIR } from './store.js';
@@ -111,12 +111,20 @@ export async function openSqliteState(location: StateLocation): Promise<SqliteSt
   const stateDir = join(location.outputDir, STATE_DIR);
   makeDirs(stateDir);
   const lock = location.purpose === 'verify' ? undefined : acquireLock(stateDir, location.purpose);
+  let state: SqliteState;
   try {
-    return new SqliteState(stateDir, lock, location.purpose !== 'verify');
+    state = new SqliteState(stateDir, lock, location.purpose !== 'verify');
   } catch (error) {
     lock?.release();
     throw error;
   }
+  try {
+    await checkStateFormat(state, location.purpose);
+  } catch (error) {
+    await state.close();
+    throw error;
+  }
+  return state;
 }
 
 /** A URL that may go back in the frontier, with what the scope test needs. */

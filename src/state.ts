@@ -247,17 +247,6 @@ export const STATE_FORMAT = 1;
 
 /** Opens the state of a mirror on the backend its URL names (or the one the mirror folder records). */
 export async function openState(location: StateLocation): Promise<CrawlState> {
-  const state = await openBackend(location);
-  try {
-    await checkFormat(state, location.purpose);
-  } catch (error) {
-    await state.close();
-    throw error;
-  }
-  return state;
-}
-
-async function openBackend(location: StateLocation): Promise<CrawlState> {
   const stateUrl = location.stateUrl ?? recordedStateUrl(location.outputDir);
   if (stateUrl === undefined) {
     const { openSqliteState } = await import('./state-sqlite.js');
@@ -270,8 +259,11 @@ async function openBackend(location: StateLocation): Promise<CrawlState> {
   return openRedisState({ ...location, stateUrl });
 }
 
-/** Refuses a state a newer sitemirror wrote; marks one this sitemirror writes (verify only reads, so marks nothing). */
-async function checkFormat(state: CrawlState, purpose: StateLocation['purpose']): Promise<void> {
+/**
+ * Refuses a state a newer sitemirror wrote; marks one this sitemirror writes (verify only reads, so marks nothing).
+ * Each backend calls it as it opens a state, before it changes anything in it.
+ */
+export async function checkStateFormat(state: CrawlState, purpose: StateLocation['purpose']): Promise<void> {
   const raw = await state.getMeta('state-format');
   const stored = raw === undefined ? 0 : Number(raw);
   if (!Number.isInteger(stored) || stored > STATE_FORMAT) {
