@@ -17,6 +17,8 @@ interface Backend {
   stateArgs: () => Promise<string[]>;
   readFormat: (outputDir: string) => Promise<string | undefined>;
   writeFormat: (outputDir: string, format: string) => Promise<void>;
+  /** As a sitemirror from before the format was recorded left the state. */
+  clearFormat: (outputDir: string) => Promise<void>;
 }
 
 const sqlite: Backend = {
@@ -33,6 +35,14 @@ const sqlite: Backend = {
     const db = new Database(join(outputDir, '.sitemirror', 'state.db'));
     try {
       db.prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value').run('state-format', format);
+    } finally {
+      db.close();
+    }
+  },
+  clearFormat: async (outputDir) => {
+    const db = new Database(join(outputDir, '.sitemirror', 'state.db'));
+    try {
+      db.prepare('DELETE FROM meta WHERE key = ?').run('state-format');
     } finally {
       db.close();
     }
@@ -54,6 +64,7 @@ const redis: Backend = {
   stateArgs: async () => ['--state', await redisUrl()],
   readFormat: (outputDir) => withRedisMeta(outputDir, async (client, key) => (await client.hget(key, 'state-format')) ?? undefined),
   writeFormat: (outputDir, format) => withRedisMeta(outputDir, async (client, key) => void (await client.hset(key, 'state-format', format))),
+  clearFormat: (outputDir) => withRedisMeta(outputDir, async (client, key) => void (await client.hdel(key, 'state-format'))),
 };
 
 function snapshot(root: string): Map<string, string> {
@@ -114,13 +125,7 @@ for (const [name, backend] of [['SQLite', sqlite], ['Redis', redis]] as const) {
       const seed = `${server.origin}/`;
       const stateArgs = await backend.stateArgs();
       assert.equal((await runCli(['crawl', seed, '-o', outputDir, ...stateArgs])).code, 0);
-      await (name === 'SQLite'
-        ? (async () => {
-            const db = new Database(join(outputDir, '.sitemirror', 'state.db'));
-            db.prepare('DELETE FROM meta WHERE key = ?').run('state-format');
-            db.close();
-          })()
-        : withRedisMeta(outputDir, async (client, key) => void (await client.hdel(key, 'state-format'))));
+      await backend.clearFormat(outputDir);
       assert.equal(await backend.readFormat(outputDir), undefined);
       const update = await runCli(['update', outputDir]);
       assert.equal(update.code, 0, update.stderr);
