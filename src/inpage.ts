@@ -62,6 +62,10 @@ export const INSTRUMENT = `(() => {
   XMLHttpRequest.prototype.open = function (method, url, ...rest) { openedUrls.set(this, String(url)); return nativeOpen.call(this, method, url, ...rest); };
   const nativeSend = XMLHttpRequest.prototype.send;
   XMLHttpRequest.prototype.send = function (...args) { if (toNetwork(openedUrls.get(this))) requestsStarted++; return nativeSend.apply(this, args); };
+  // A request the page's Content Security Policy blocks never leaves either: the browser queues this event for it.
+  listen.call(window, 'securitypolicyviolation', (event) => {
+    if (event.effectiveDirective === 'connect-src' && event.disposition === 'enforce' && toNetwork(event.blockedURI)) requestsStarted--;
+  });
   const nativeSetTimeout = window.setTimeout;
   const nativeClearTimeout = window.clearTimeout;
   const pending = new Set();

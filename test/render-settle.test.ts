@@ -93,6 +93,20 @@ describe('when a rendered page is done', () => {
     assert.ok(rendered.captured.some((response) => response.url === `${server.origin}/api/fruit.json?odd`));
   });
 
+  it('does not wait long on a request the page\'s Content Security Policy blocks before it leaves', async () => {
+    const html = `<!doctype html><title>Blocked</title><meta http-equiv="Content-Security-Policy" content="connect-src 'self'">
+      <p id="out">waiting</p><script>
+      addEventListener('load', () => setTimeout(() => {
+        fetch('http://elsewhere.invalid/api.json').catch(() => undefined);
+        fetch('/api/fruit.json?blocked').then((r) => r.text()).then((text) => { document.getElementById('out').textContent = text; });
+      }, 100));</script>`;
+    const started = Date.now();
+    const rendered = await renderer.render({ document: fetched(`${server.origin}/blocked.html`, html), decide: loadEverything });
+    assert.ok(Date.now() - started < 1_000, `took ${Date.now() - started} ms`);
+    assert.match(rendered.source.body.toString('utf8'), /Quinces/);
+    assert.ok(rendered.captured.some((response) => response.url === `${server.origin}/api/fruit.json?blocked`));
+  });
+
   it('waits for a chain of timeouts that ends in a request', async () => {
     const html = `<!doctype html><title>Chain</title><p id="out">waiting</p><script>
       addEventListener('load', () => setTimeout(() => setTimeout(() => fetch('/api/fruit.json?chain').then((r) => r.text()).then((text) => {
