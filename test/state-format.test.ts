@@ -21,32 +21,23 @@ interface Backend {
   clearFormat: (outputDir: string) => Promise<void>;
 }
 
+/** The SQLite state's meta table, opened read-only when only read. */
+function withSqliteMeta<T>(outputDir: string, readonly: boolean, use: (db: Database.Database) => T): T {
+  const db = new Database(join(outputDir, '.sitemirror', 'state.db'), { readonly });
+  try {
+    return use(db);
+  } finally {
+    db.close();
+  }
+}
+
 const sqlite: Backend = {
   stateArgs: async () => [],
-  readFormat: async (outputDir) => {
-    const db = new Database(join(outputDir, '.sitemirror', 'state.db'), { readonly: true });
-    try {
-      return (db.prepare('SELECT value FROM meta WHERE key = ?').get('state-format') as { value: string } | undefined)?.value;
-    } finally {
-      db.close();
-    }
-  },
-  writeFormat: async (outputDir, format) => {
-    const db = new Database(join(outputDir, '.sitemirror', 'state.db'));
-    try {
-      db.prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value').run('state-format', format);
-    } finally {
-      db.close();
-    }
-  },
-  clearFormat: async (outputDir) => {
-    const db = new Database(join(outputDir, '.sitemirror', 'state.db'));
-    try {
-      db.prepare('DELETE FROM meta WHERE key = ?').run('state-format');
-    } finally {
-      db.close();
-    }
-  },
+  readFormat: async (outputDir) =>
+    withSqliteMeta(outputDir, true, (db) => (db.prepare('SELECT value FROM meta WHERE key = ?').get('state-format') as { value: string } | undefined)?.value),
+  writeFormat: async (outputDir, format) =>
+    void withSqliteMeta(outputDir, false, (db) => db.prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value').run('state-format', format)),
+  clearFormat: async (outputDir) => void withSqliteMeta(outputDir, false, (db) => db.prepare('DELETE FROM meta WHERE key = ?').run('state-format')),
 };
 
 /** The Redis state's meta hash, found through the pointer the mirror folder keeps. */
