@@ -7,7 +7,7 @@ const TIMERS = `window[Symbol.for('sitemirror.timers')]`;
 /** setTimeout that the timer tracking does not count (our own waits are not the page's). */
 const OWN_SET_TIMEOUT = `(${TIMERS}?.setTimeout ?? setTimeout)`;
 /** How many fetch() and XMLHttpRequest sends the page has made (INSTRUMENT counts them). */
-const REQUESTS_STARTED = `(window[Symbol.for('sitemirror.requestsStarted')]?.() ?? 0)`;
+export const REQUESTS_STARTED = `(window[Symbol.for('sitemirror.requestsStarted')]?.() ?? 0)`;
 
 /**
  * Scrolls a viewport at a time (a bigger jump could skip an element an IntersectionObserver waits for) down to the
@@ -62,7 +62,8 @@ export const INSTRUMENT = `(() => {
   XMLHttpRequest.prototype.open = function (method, url, ...rest) { openedUrls.set(this, String(url)); return nativeOpen.call(this, method, url, ...rest); };
   const nativeSend = XMLHttpRequest.prototype.send;
   XMLHttpRequest.prototype.send = function (...args) { if (toNetwork(openedUrls.get(this))) requestsStarted++; return nativeSend.apply(this, args); };
-  // A request the page's Content Security Policy blocks never leaves either: the browser queues this event for it.
+  // A request the page's Content Security Policy blocks never leaves either. The browser queues this event for it, so
+  // a count read just after the request was made may still hold it: visit.ts reads the count again as it waits.
   listen.call(window, 'securitypolicyviolation', (event) => {
     if (event.effectiveDirective === 'connect-src' && event.disposition === 'enforce' && toNetwork(event.blockedURI)) requestsStarted--;
   });

@@ -5,7 +5,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import type { APIResponse, Page, Request, Route } from 'playwright-core';
 import { SitemirrorError, messageOf } from './errors.js';
 import { parseContentType } from './fetch.js';
-import { LOADED, MAY_LOAD_ON_SCROLL, PAGE_HEIGHT, SCROLL_THROUGH, SNAPSHOT, TIMERS_SETTLED, TIMER_HORIZON_MS, WAIT_FOR_IMAGES } from './inpage.js';
+import { LOADED, MAY_LOAD_ON_SCROLL, PAGE_HEIGHT, REQUESTS_STARTED, SCROLL_THROUGH, SNAPSHOT, TIMERS_SETTLED, TIMER_HORIZON_MS, WAIT_FOR_IMAGES } from './inpage.js';
 import { NetworkActivity } from './netactivity.js';
 import type { CapturedResponse, RenderedPage, RenderJob, VisitLimits } from './rendertypes.js';
 
@@ -34,6 +34,8 @@ const SCROLL_QUIET_MAX_MS = 2_000;
 const REQUEST_NOTICE_MS = 50;
 /** How long a request the page counted (see INSTRUMENT) may take to be reported before the snapshot goes without it. */
 const UNREPORTED_REQUEST_MAX_MS = 1_000;
+/** How often that wait reads the page's count again (it drops when the browser reports a request blocked). */
+const UNREPORTED_RECOUNT_MS = 100;
 const IMAGE_WAIT_MAX_MS = 1_500;
 /** Bodies still arriving this long after the snapshot are left out. */
 const CAPTURE_GRACE_MS = 2_000;
@@ -174,7 +176,7 @@ class Visit {
       // briefly, since one the browser never sends (a bad URL, a data: URL) is never reported.
       if (requestsStarted > this.network.scriptRequests && requestsStarted > awaited) {
         awaited = requestsStarted;
-        await this.step(this.network.waitForScriptRequests(requestsStarted, Math.min(UNREPORTED_REQUEST_MAX_MS, giveUpAt - performance.now())));
+        await this.waitForUnreported(requestsStarted, Math.min(UNREPORTED_REQUEST_MAX_MS, giveUpAt - performance.now()));
         since = performance.now();
         continue;
       }
@@ -182,6 +184,22 @@ class Visit {
       if (!timersRan && this.network.changes === changes) return;
       // A timer that just ran may have started a request the browser has not reported yet.
       since = performance.now();
+    }
+  }
+
+  /**
+   * Waits until the browser has reported as many of the page's fetch and XMLHttpRequest sends as the page counted, at
+   * most `maxMs`, reading the count again every UNREPORTED_RECOUNT_MS: a request the page's Content Security Policy
+   * blocked comes off it only once the browser has fired its violation event.
+   */
+  private async waitForUnreported(count: number, maxMs: number): Promise<void> {
+    const giveUpAt = performance.now() + maxMs;
+    for (;;) {
+      const sliceEndsAt = Math.min(giveUpAt, performance.now() + UNREPORTED_RECOUNT_MS);
+      if (await this.step(this.network.waitForScriptRequests(count, sliceEndsAt - performance.now()))) return;
+      // False before the slice ended: the network watch was released, the page is going.
+      if (performance.now() >= giveUpAt || performance.now() < sliceEndsAt) return;
+      count = await this.step(this.page.evaluate(REQUESTS_STARTED) as Promise<number>);
     }
   }
 
