@@ -78,21 +78,29 @@ describe('when a rendered page is done', () => {
     assert.deepEqual(rendered.captured.map((response) => response.url).sort(), [`${server.origin}/api/fruit.json?busy`, `${server.origin}/img/green.png`, `${server.origin}/img/red.png`]);
   });
 
-  // Waiting for such requests to be reported would take a second (the backstop) on top of the 100 ms timer and the quiet wait.
+  // Waiting for such requests to be reported would take a second (the backstop) on top of the 100 ms timer and the
+  // quiet wait. Timed against the same page without them, rendered just before, so that a loaded machine's slowness
+  // is not taken for that second.
   const unreported = [
     { name: 'requests the page made that never reach the network: a bad URL, a data: URL', path: 'odd', head: '', requests: ["fetch('http://[')", "fetch('data:text/plain,plums')"] },
     { name: 'a request the page\'s Content Security Policy blocks before it leaves', path: 'blocked', head: `<meta http-equiv="Content-Security-Policy" content="connect-src 'self'">`, requests: ["fetch('http://elsewhere.invalid/api.json')"] },
   ];
   for (const { name, path, head, requests } of unreported) {
     it(`does not wait long on ${name}`, async () => {
-      const html = `<!doctype html><title>Unreported</title>${head}<p id="out">waiting</p><script>
-        addEventListener('load', () => setTimeout(() => {
-          ${requests.map((request) => `${request}.catch(() => undefined);`).join('\n          ')}
-          fetch('/api/fruit.json?${path}').then((r) => r.text()).then((text) => { document.getElementById('out').textContent = text; });
-        }, 100));</script>`;
-      const started = Date.now();
-      const rendered = await renderer.render({ document: fetched(`${server.origin}/${path}.html`, html), decide: loadEverything });
-      assert.ok(Date.now() - started < 1_000, `took ${Date.now() - started} ms`);
+      const timedRender = async (page: string, firstRequests: string[]) => {
+        const html = `<!doctype html><title>Unreported</title>${head}<p id="out">waiting</p><script>
+          addEventListener('load', () => setTimeout(() => {
+            ${firstRequests.map((request) => `${request}.catch(() => undefined);`).join('\n            ')}
+            fetch('/api/fruit.json?${page}').then((r) => r.text()).then((text) => { document.getElementById('out').textContent = text; });
+          }, 100));</script>`;
+        const started = Date.now();
+        const rendered = await renderer.render({ document: fetched(`${server.origin}/${page}.html`, html), decide: loadEverything });
+        return { rendered, ms: Date.now() - started };
+      };
+      // Twice, the faster counting: the first render in a fresh browser is the slow one.
+      const plain = { ms: Math.min((await timedRender(`${path}-plain`, [])).ms, (await timedRender(`${path}-plain`, [])).ms) };
+      const { rendered, ms } = await timedRender(path, requests);
+      assert.ok(ms - plain.ms < 600, `took ${ms} ms, the page without those requests ${plain.ms} ms`);
       assert.match(rendered.source.body.toString('utf8'), /Quinces/);
       assert.ok(rendered.captured.some((response) => response.url === `${server.origin}/api/fruit.json?${path}`));
     });
